@@ -1,0 +1,54 @@
+package io.sharefs.meta.op;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.sharefs.meta.Errno;
+import io.sharefs.meta.FsException;
+import io.sharefs.meta.MetaResult;
+import io.sharefs.proto.MetaOpProto;
+import io.sharefs.proto.MetaResultProto;
+
+/** Decodes log entries into ops, and results to and from their wire form. */
+public final class MetaOps {
+  private MetaOps() {}
+
+  public static MetaOp decode(byte[] bytes) {
+    MetaOpProto p;
+    try {
+      p = MetaOpProto.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new FsException(Errno.EINVAL, "malformed metadata entry: " + e.getMessage());
+    }
+    MetaOp op =
+        switch (p.getOpCase()) {
+          case CREATE -> CreateOp.fromProto(p.getCreate());
+          case LINK -> LinkOp.fromProto(p.getLink());
+          case UNLINK -> UnlinkOp.fromProto(p.getUnlink());
+          case RENAME -> RenameOp.fromProto(p.getRename());
+          case SET_ATTR -> SetAttrOp.fromProto(p.getSetAttr());
+          case COMMIT_WRITE -> CommitWriteOp.fromProto(p.getCommitWrite());
+          case SET_XATTR -> SetXattrOp.fromProto(p.getSetXattr());
+          case REMOVE_XATTR -> RemoveXattrOp.fromProto(p.getRemoveXattr());
+          case FORGET -> ForgetOp.fromProto(p.getForget());
+          case OP_NOT_SET -> throw new FsException(Errno.EINVAL, "metadata entry without an op");
+        };
+    return op.settle(p.getNowNs(), p.getUid(), p.getGid());
+  }
+
+  public static byte[] encodeResult(MetaResult r) {
+    MetaResultProto.Builder b = MetaResultProto.newBuilder().setErrno(r.errno()).setReleasedIno(r.releasedIno());
+    if (r.inode() != null) {
+      b.setInode(r.inode().toProto());
+    }
+    return b.build().toByteArray();
+  }
+
+  public static MetaResult decodeResult(byte[] bytes) {
+    try {
+      MetaResultProto p = MetaResultProto.parseFrom(bytes);
+      return new MetaResult(p.getErrno(), p.hasInode() ? io.sharefs.meta.Inode.fromProto(p.getInode()) : null,
+          p.getReleasedIno());
+    } catch (InvalidProtocolBufferException e) {
+      throw new FsException(Errno.EIO, "malformed metadata reply");
+    }
+  }
+}

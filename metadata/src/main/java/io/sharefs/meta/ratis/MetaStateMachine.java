@@ -1,0 +1,154 @@
+package io.sharefs.meta.ratis;
+
+import io.sharefs.meta.MetaResult;
+import io.sharefs.meta.op.Applier;
+import io.sharefs.meta.op.MetaOps;
+import io.sharefs.meta.table.MetaTables;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The metadata state machine: decodes each committed entry and applies it to the local tables in one
+ * atomic batch that also records the applied index. The applied index lives in the same RocksDB, so
+ * a restart resumes exactly after the last applied entry; snapshots are checkpoints of that DB.
+ */
+public final class MetaStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(MetaStateMachine.class);
+
+  private final MetaTables tables;
+  private final Applier applier;
+  private final CheckpointSnapshotStorage storage = new CheckpointSnapshotStorage();
+  private final ReentrantLock applyLock = new ReentrantLock();
+  private final Condition appliedAdvanced = applyLock.newCondition();
+  private volatile long appliedIndex;
+
+  public MetaStateMachine(MetaTables tables) {
+    this.tables = tables;
+    this.applier = new Applier(tables);
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    storage.init(raftStorage);
+    long[] ti = tables.appliedTermIndex();
+    appliedIndex = ti[1];
+    if (ti[1] >= 0) {
+      setLastAppliedTermIndex(TermIndex.valueOf(ti[0], ti[1]));
+    }
+    LOG.info("metadata state machine at applied index {} (latest snapshot {})", ti[1], storage.getLatestSnapshot());
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    long index = entry.getIndex();
+    long term = entry.getTerm();
+    MetaResult result;
+    applyLock.lock();
+    try {
+      if (index <= appliedIndex) {
+        // Already in the tables (they may run ahead of the latest snapshot); replay is a no-op.
+        updateLastAppliedTermIndex(term, index);
+        return CompletableFuture.completedFuture(Message.EMPTY);
+      }
+      byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
+      result = applier.apply(term, index, data);
+      appliedIndex = index;
+      updateLastAppliedTermIndex(term, index);
+      appliedAdvanced.signalAll();
+    } finally {
+      applyLock.unlock();
+    }
+    return CompletableFuture.completedFuture(
+        Message.valueOf(UnsafeByteOperations.unsafeWrap(MetaOps.encodeResult(result))));
+  }
+
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    // Configuration and no-op entries: record them so the applied index stays contiguous.
+    applyLock.lock();
+    try {
+      if (index > appliedIndex) {
+        try (var txn = tables.begin()) {
+          txn.commit(term, index);
+        }
+        appliedIndex = index;
+        appliedAdvanced.signalAll();
+      }
+      super.notifyTermIndexUpdated(term, index);
+    } finally {
+      applyLock.unlock();
+    }
+  }
+
+  /** Waits until this replica has applied {@code index}; false on timeout. */
+  public boolean awaitApplied(long index, long timeoutMs) throws InterruptedException {
+    if (appliedIndex >= index) {
+      return true;
+    }
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    applyLock.lock();
+    try {
+      while (appliedIndex < index) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        appliedAdvanced.awaitNanos(left);
+      }
+      return true;
+    } finally {
+      applyLock.unlock();
+    }
+  }
+
+  public long appliedIndex() {
+    return appliedIndex;
+  }
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    applyLock.lock();
+    try {
+      TermIndex last = getLastAppliedTermIndex();
+      if (last == null || last.getIndex() < 0) {
+        return -1;
+      }
+      Path dir = storage.dirFor(last.getTerm(), last.getIndex());
+      if (!dir.toFile().exists()) {
+        Path tmp = storage.tmpDir().resolve(dir.getFileName());
+        CheckpointSnapshotStorage.deleteTree(tmp);
+        java.nio.file.Files.createDirectories(tmp.getParent());
+        tables.checkpoint(tmp);
+        java.nio.file.Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      }
+      storage.published(last.getTerm(), last.getIndex());
+      LOG.info("snapshot taken at {}", last);
+      return last.getIndex();
+    } finally {
+      applyLock.unlock();
+    }
+  }
+}

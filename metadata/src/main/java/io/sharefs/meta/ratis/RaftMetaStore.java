@@ -1,0 +1,197 @@
+package io.sharefs.meta.ratis;
+
+import io.sharefs.meta.Errno;
+import io.sharefs.meta.FsException;
+import io.sharefs.meta.MetaResult;
+import io.sharefs.meta.MetaStore;
+import io.sharefs.meta.op.MetaOp;
+import io.sharefs.meta.op.MetaOps;
+import io.sharefs.meta.table.MetaTables;
+import io.sharefs.meta.table.TablesReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The replicated MetaStore: a Ratis peer whose state machine applies entries into this node's
+ * tables. Mutations are proposed through a Raft client and answered once applied locally
+ * (read-your-writes); reads never leave the node.
+ */
+public final class RaftMetaStore extends TablesReader implements MetaStore {
+  private static final Logger LOG = LoggerFactory.getLogger(RaftMetaStore.class);
+  /** One fixed group id: a sharefs cluster is one metadata group. */
+  public static final RaftGroupId GROUP_ID =
+      RaftGroupId.valueOf(UUID.nameUUIDFromBytes("sharefs-metadata".getBytes(StandardCharsets.UTF_8)));
+
+  private final RaftConfig config;
+  private final MetaStateMachine stateMachine;
+  private final RaftServer server;
+  private final RaftClient client;
+
+  private RaftMetaStore(RaftConfig config, MetaTables tables) throws IOException {
+    super(tables);
+    this.config = config;
+    tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
+    this.stateMachine = new MetaStateMachine(tables);
+    RaftGroup group = group(config.peers());
+    RaftProperties props = properties(config);
+    boolean fresh = !Files.isDirectory(config.raftDir()) || isEmpty(config.raftDir());
+    this.server =
+        RaftServer.newBuilder()
+            .setServerId(RaftPeerId.valueOf(config.nodeId()))
+            .setGroup(group)
+            .setStateMachine(stateMachine)
+            .setProperties(props)
+            .setOption(fresh ? RaftStorage.StartupOption.FORMAT : RaftStorage.StartupOption.RECOVER)
+            .build();
+    server.start();
+    this.client =
+        RaftClient.newBuilder()
+            .setProperties(props)
+            .setRaftGroup(group)
+            .setLeaderId(null)
+            .setClientId(ClientId.randomId())
+            .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                (int) Math.max(1, config.writeTimeoutMs() / 200), TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+            .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), props))
+            .build();
+  }
+
+  /** Starts this node's peer over {@code tables} and returns the store. */
+  public static RaftMetaStore start(RaftConfig config, MetaTables tables) throws IOException {
+    return new RaftMetaStore(config, tables);
+  }
+
+  static RaftGroup group(Map<String, String> peers) {
+    List<RaftPeer> list = new ArrayList<>();
+    peers.forEach((id, addr) -> list.add(RaftPeer.newBuilder().setId(id).setAddress(addr).build()));
+    return RaftGroup.valueOf(GROUP_ID, list);
+  }
+
+  static RaftProperties properties(RaftConfig c) {
+    RaftProperties p = new RaftProperties();
+    RaftServerConfigKeys.setStorageDir(p, List.of(c.raftDir().toFile()));
+    String addr = c.address();
+    int colon = addr.lastIndexOf(':');
+    GrpcConfigKeys.Server.setHost(p, addr.substring(0, colon));
+    GrpcConfigKeys.Server.setPort(p, Integer.parseInt(addr.substring(colon + 1)));
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, c.snapshotEvery());
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("16MB"));
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(800, TimeUnit.MILLISECONDS));
+    return p;
+  }
+
+  private static boolean isEmpty(java.nio.file.Path dir) throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.findAny().isEmpty();
+    }
+  }
+
+  @Override
+  public MetaResult submit(MetaOp op) {
+    byte[] entry = op.toProto().toByteArray();
+    RaftClientReply reply;
+    try {
+      CompletableFuture<RaftClientReply> f =
+          client.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry)));
+      reply = f.get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FsException(Errno.EIO, "interrupted while committing " + op.name());
+    } catch (TimeoutException e) {
+      throw new FsException(Errno.EIO, "no quorum: " + op.name() + " not committed within "
+          + config.writeTimeoutMs() + " ms");
+    } catch (ExecutionException e) {
+      throw new FsException(Errno.EIO, "metadata commit failed: " + e.getCause(), e.getCause());
+    }
+    if (!reply.isSuccess()) {
+      throw new FsException(Errno.EIO, "metadata commit failed: " + reply.getException());
+    }
+    try {
+      if (!stateMachine.awaitApplied(reply.getLogIndex(), config.writeTimeoutMs())) {
+        throw new FsException(Errno.EIO, "local replica did not apply index " + reply.getLogIndex());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FsException(Errno.EIO, "interrupted");
+    }
+    return MetaOps.decodeResult(reply.getMessage().getContent().toByteArray());
+  }
+
+  /** Waits until this peer's group has a leader; false on timeout. */
+  public boolean awaitLeader(long timeoutMs) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    while (System.currentTimeMillis() < deadline) {
+      try {
+        if (server.getDivision(GROUP_ID).getInfo().getLeaderId() != null) {
+          return true;
+        }
+      } catch (IOException e) {
+        LOG.debug("division not ready", e);
+      }
+      Thread.sleep(20);
+    }
+    return false;
+  }
+
+  public MetaStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  public RaftServer server() {
+    return server;
+  }
+
+  /** Takes a snapshot now (normally automatic every {@code snapshotEvery} entries). */
+  public long snapshotNow() throws IOException {
+    return stateMachine.takeSnapshot();
+  }
+
+  @Override
+  public void close() {
+    try {
+      client.close();
+    } catch (IOException e) {
+      LOG.warn("closing raft client", e);
+    }
+    try {
+      server.close();
+    } catch (IOException e) {
+      LOG.warn("closing raft server", e);
+    }
+    tables.close();
+  }
+}

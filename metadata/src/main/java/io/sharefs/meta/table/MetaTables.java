@@ -1,0 +1,331 @@
+package io.sharefs.meta.table;
+
+import io.sharefs.meta.Dentry;
+import io.sharefs.meta.FileMode;
+import io.sharefs.meta.Inode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Predicate;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.Checkpoint;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The metadata tables of one node, as RocksDB column families. Key layout (all integers 8-byte
+ * big-endian, so a prefix scan of a parent lists its children in name order):
+ *
+ * <pre>
+ *   inodes    [ino]            -> InodeProto
+ *   dentries  [parent][name]   -> [child ino][type = mode >>> 12, 1 byte]
+ *   xattrs    [ino][name]      -> value bytes
+ *   orphans   [ino]            -> empty (inode at nlink 0 still held open)
+ *   default   "applied"        -> [term][index] of the last applied log entry
+ * </pre>
+ *
+ * Every log entry is applied as one {@link WriteBatch} that also carries the applied index, so the
+ * tables and the index never disagree after a crash.
+ */
+public final class MetaTables implements AutoCloseable {
+  private static final byte[] APPLIED_KEY = "applied".getBytes();
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Path dir;
+  private final DBOptions dbOptions;
+  private final ColumnFamilyOptions cfOptions;
+  private final LRUCache cache;
+  private final RocksDB db;
+  private final List<ColumnFamilyHandle> handles;
+  private final ColumnFamilyHandle meta;
+  final ColumnFamilyHandle inodes;
+  final ColumnFamilyHandle dentries;
+  final ColumnFamilyHandle xattrs;
+  final ColumnFamilyHandle orphans;
+  private final WriteOptions writeOptions;
+  private final ReadOptions readOptions;
+
+  private MetaTables(Path dir) throws RocksDBException {
+    this.dir = dir;
+    this.cache = new LRUCache(64L << 20);
+    this.cfOptions =
+        new ColumnFamilyOptions().setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(cache));
+    ColumnFamilyOptions ordered = cfOptions;
+    this.dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+        .setMaxOpenFiles(512).setKeepLogFileNum(4);
+    List<ColumnFamilyDescriptor> descriptors =
+        List.of(
+            new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, ordered),
+            new ColumnFamilyDescriptor("inodes".getBytes(), ordered),
+            new ColumnFamilyDescriptor("dentries".getBytes(), ordered),
+            new ColumnFamilyDescriptor("xattrs".getBytes(), ordered),
+            new ColumnFamilyDescriptor("orphans".getBytes(), ordered));
+    this.handles = new ArrayList<>();
+    this.db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+    this.meta = handles.get(0);
+    this.inodes = handles.get(1);
+    this.dentries = handles.get(2);
+    this.xattrs = handles.get(3);
+    this.orphans = handles.get(4);
+    // Durability comes from the Raft log (fsynced); the tables are re-derived from it after a crash.
+    this.writeOptions = new WriteOptions().setSync(false);
+    this.readOptions = new ReadOptions();
+  }
+
+  /** Opens (creating if needed) the tables in {@code dir}; a fresh store gets the root directory. */
+  public static MetaTables open(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    try {
+      MetaTables t = new MetaTables(dir);
+      return t;
+    } catch (RocksDBException e) {
+      throw new IOException("cannot open metadata store at " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Root inode if the store was never initialised (applied index 0, no root yet). */
+  public void ensureRoot(long nowNs) {
+    if (getInode(Inode.ROOT_INO) != null) {
+      return;
+    }
+    Inode.Builder b = new Inode.Builder();
+    b.ino = Inode.ROOT_INO;
+    b.mode = FileMode.S_IFDIR | 0755;
+    b.nlink = 2;
+    b.size = 4096;
+    b.atimeNs = b.mtimeNs = b.ctimeNs = nowNs;
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.put(inodes, inoKey(Inode.ROOT_INO), b.build().toBytes());
+      db.write(writeOptions, batch);
+    } catch (RocksDBException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // ---- keys ----
+
+  public static byte[] inoKey(long ino) {
+    return ByteBuffer.allocate(8).putLong(ino).array();
+  }
+
+  public static byte[] dentryKey(long parent, byte[] name) {
+    return ByteBuffer.allocate(8 + name.length).putLong(parent).put(name).array();
+  }
+
+  static byte[] dentryValue(long ino, int mode) {
+    return ByteBuffer.allocate(9).putLong(ino).put((byte) (FileMode.type(mode) >>> 12)).array();
+  }
+
+  static Dentry decodeDentry(byte[] key, byte[] value) {
+    ByteBuffer k = ByteBuffer.wrap(key);
+    long parent = k.getLong();
+    byte[] name = Arrays.copyOfRange(key, 8, key.length);
+    ByteBuffer v = ByteBuffer.wrap(value);
+    return new Dentry(parent, name, v.getLong(), (v.get() & 0xff) << 12);
+  }
+
+  // ---- reads (local replica) ----
+
+  public Inode getInode(long ino) {
+    byte[] v = get(inodes, inoKey(ino));
+    return v == null ? null : Inode.fromBytes(v);
+  }
+
+  public Dentry getDentry(long parent, byte[] name) {
+    byte[] key = dentryKey(parent, name);
+    byte[] v = get(dentries, key);
+    return v == null ? null : decodeDentry(key, v);
+  }
+
+  public byte[] getXattr(long ino, byte[] name) {
+    return get(xattrs, dentryKey(ino, name));
+  }
+
+  public boolean isOrphan(long ino) {
+    return get(orphans, inoKey(ino)) != null;
+  }
+
+  /** Lists children of {@code dir} whose name sorts after {@code after} (null = from the start). */
+  public void listDir(long dir, byte[] after, Predicate<Dentry> consumer) {
+    byte[] prefix = inoKey(dir);
+    try (RocksIterator it = db.newIterator(dentries, readOptions)) {
+      if (after == null) {
+        it.seek(prefix);
+      } else {
+        byte[] start = dentryKey(dir, after);
+        it.seek(start);
+        if (it.isValid() && Arrays.equals(it.key(), start)) {
+          it.next();
+        }
+      }
+      for (; it.isValid(); it.next()) {
+        byte[] key = it.key();
+        if (!startsWith(key, prefix)) {
+          break;
+        }
+        if (!consumer.test(decodeDentry(key, it.value()))) {
+          break;
+        }
+      }
+    }
+  }
+
+  /** Lists the xattr names of an inode. */
+  public List<byte[]> listXattrs(long ino) {
+    List<byte[]> names = new ArrayList<>();
+    byte[] prefix = inoKey(ino);
+    try (RocksIterator it = db.newIterator(xattrs, readOptions)) {
+      for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
+        names.add(Arrays.copyOfRange(it.key(), 8, it.key().length));
+      }
+    }
+    return names;
+  }
+
+  /** Visits every inode in ino order (fsck, stats). */
+  public void forEachInode(Predicate<Inode> visitor) {
+    try (RocksIterator it = db.newIterator(inodes, readOptions)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        if (!visitor.test(Inode.fromBytes(it.value()))) {
+          break;
+        }
+      }
+    }
+  }
+
+  /** Every orphan inode number. */
+  public List<Long> orphans() {
+    List<Long> out = new ArrayList<>();
+    try (RocksIterator it = db.newIterator(orphans, readOptions)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        out.add(ByteBuffer.wrap(it.key()).getLong());
+      }
+    }
+    return out;
+  }
+
+  /** Term and index of the last applied entry, {0, 0} for a fresh store. */
+  public long[] appliedTermIndex() {
+    byte[] v = get(meta, APPLIED_KEY);
+    if (v == null) {
+      return new long[] {0, -1};
+    }
+    ByteBuffer b = ByteBuffer.wrap(v);
+    return new long[] {b.getLong(), b.getLong()};
+  }
+
+  // ---- writes ----
+
+  /** Starts a transaction for one log entry. */
+  public Txn begin() {
+    return new Txn(this);
+  }
+
+  void commit(WriteBatch batch, long term, long index) {
+    try {
+      batch.put(meta, APPLIED_KEY, ByteBuffer.allocate(16).putLong(term).putLong(index).array());
+      db.write(writeOptions, batch);
+    } catch (RocksDBException e) {
+      // A storage failure must stop this replica rather than let it diverge.
+      throw new IllegalStateException("metadata write failed at index " + index, e);
+    }
+  }
+
+  void put(WriteBatch batch, ColumnFamilyHandle cf, byte[] k, byte[] v) {
+    try {
+      batch.put(cf, k, v);
+    } catch (RocksDBException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  void delete(WriteBatch batch, ColumnFamilyHandle cf, byte[] k) {
+    try {
+      batch.delete(cf, k);
+    } catch (RocksDBException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  byte[] get(ColumnFamilyHandle cf, byte[] key) {
+    try {
+      return db.get(cf, readOptions, key);
+    } catch (RocksDBException e) {
+      throw new IllegalStateException("metadata read failed", e);
+    }
+  }
+
+  RocksIterator iterator(ColumnFamilyHandle cf) {
+    return db.newIterator(cf, readOptions);
+  }
+
+  /** Flushes memtables and writes a consistent checkpoint of every table into {@code target}. */
+  public void checkpoint(Path target) throws IOException {
+    try (FlushOptions fo = new FlushOptions().setWaitForFlush(true);
+        Checkpoint cp = Checkpoint.create(db)) {
+      db.flush(fo, handles);
+      cp.createCheckpoint(target.toString());
+    } catch (RocksDBException e) {
+      throw new IOException("checkpoint failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Flushes memtables to SST files, so the tables no longer depend on the RocksDB WAL. */
+  public void flush() {
+    try (FlushOptions fo = new FlushOptions().setWaitForFlush(true)) {
+      db.flush(fo, handles);
+    } catch (RocksDBException e) {
+      throw new IllegalStateException("flush failed", e);
+    }
+  }
+
+  /** Approximate number of inodes. */
+  public long estimateInodes() {
+    try {
+      return db.getLongProperty(inodes, "rocksdb.estimate-num-keys");
+    } catch (RocksDBException e) {
+      return -1;
+    }
+  }
+
+  static boolean startsWith(byte[] key, byte[] prefix) {
+    if (key.length < prefix.length) {
+      return false;
+    }
+    return Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+  }
+
+  @Override
+  public void close() {
+    for (ColumnFamilyHandle h : handles) {
+      h.close();
+    }
+    db.close();
+    writeOptions.close();
+    readOptions.close();
+    dbOptions.close();
+    cfOptions.close();
+    cache.close();
+  }
+}

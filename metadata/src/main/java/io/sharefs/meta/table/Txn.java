@@ -1,0 +1,133 @@
+package io.sharefs.meta.table;
+
+import io.sharefs.meta.Dentry;
+import io.sharefs.meta.Inode;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+
+/**
+ * The writes of one log entry: reads see the entry's own earlier writes, and {@link #commit} puts
+ * everything plus the applied index into RocksDB as a single atomic batch.
+ */
+public final class Txn implements AutoCloseable {
+  private final MetaTables tables;
+  private final WriteBatch batch = new WriteBatch();
+  private final Map<Long, Optional<Inode>> inodes = new HashMap<>();
+  private final Map<ByteBuffer, Optional<Dentry>> dentries = new HashMap<>();
+  private long nextInoBase;
+  private int nextInoSeq;
+
+  Txn(MetaTables tables) {
+    this.tables = tables;
+  }
+
+  /** Inode numbers derive from the log index: the same on every replica. */
+  public void setIndex(long index) {
+    this.nextInoBase = (index + 1) << 8;
+    this.nextInoSeq = 0;
+  }
+
+  public long allocIno() {
+    if (nextInoSeq >= 256) {
+      throw new IllegalStateException("too many inodes in one entry");
+    }
+    return nextInoBase | nextInoSeq++;
+  }
+
+  public Inode getInode(long ino) {
+    Optional<Inode> o = inodes.get(ino);
+    if (o != null) {
+      return o.orElse(null);
+    }
+    return tables.getInode(ino);
+  }
+
+  public void putInode(Inode inode) {
+    inodes.put(inode.ino(), Optional.of(inode));
+    tables.put(batch, tables.inodes, MetaTables.inoKey(inode.ino()), inode.toBytes());
+  }
+
+  /** Removes an inode with its xattrs and orphan mark. */
+  public void deleteInode(long ino) {
+    inodes.put(ino, Optional.empty());
+    byte[] key = MetaTables.inoKey(ino);
+    tables.delete(batch, tables.inodes, key);
+    tables.delete(batch, tables.orphans, key);
+    for (byte[] name : tables.listXattrs(ino)) {
+      tables.delete(batch, tables.xattrs, MetaTables.dentryKey(ino, name));
+    }
+  }
+
+  public Dentry getDentry(long parent, byte[] name) {
+    Optional<Dentry> o = dentries.get(ByteBuffer.wrap(MetaTables.dentryKey(parent, name)));
+    if (o != null) {
+      return o.orElse(null);
+    }
+    return tables.getDentry(parent, name);
+  }
+
+  public void putDentry(long parent, byte[] name, long ino, int mode) {
+    byte[] key = MetaTables.dentryKey(parent, name);
+    dentries.put(ByteBuffer.wrap(key), Optional.of(new Dentry(parent, name, ino, mode & 0170000)));
+    tables.put(batch, tables.dentries, key, MetaTables.dentryValue(ino, mode));
+  }
+
+  public void deleteDentry(long parent, byte[] name) {
+    byte[] key = MetaTables.dentryKey(parent, name);
+    dentries.put(ByteBuffer.wrap(key), Optional.empty());
+    tables.delete(batch, tables.dentries, key);
+  }
+
+  /** True if the directory has any entry, counting this entry's own writes. */
+  public boolean hasChildren(long dir) {
+    for (Map.Entry<ByteBuffer, Optional<Dentry>> e : dentries.entrySet()) {
+      if (e.getValue().isPresent() && e.getValue().get().parent() == dir) {
+        return true;
+      }
+    }
+    byte[] prefix = MetaTables.inoKey(dir);
+    try (RocksIterator it = tables.iterator(tables.dentries)) {
+      for (it.seek(prefix); it.isValid() && MetaTables.startsWith(it.key(), prefix); it.next()) {
+        Optional<Dentry> o = dentries.get(ByteBuffer.wrap(it.key()));
+        if (o == null || o.isPresent()) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  public byte[] getXattr(long ino, byte[] name) {
+    return tables.getXattr(ino, name);
+  }
+
+  public void putXattr(long ino, byte[] name, byte[] value) {
+    tables.put(batch, tables.xattrs, MetaTables.dentryKey(ino, name), value);
+  }
+
+  public void deleteXattr(long ino, byte[] name) {
+    tables.delete(batch, tables.xattrs, MetaTables.dentryKey(ino, name));
+  }
+
+  public void markOrphan(long ino) {
+    tables.put(batch, tables.orphans, MetaTables.inoKey(ino), new byte[0]);
+  }
+
+  public boolean isOrphan(long ino) {
+    return tables.isOrphan(ino);
+  }
+
+  /** Writes everything and the applied index atomically. */
+  public void commit(long term, long index) {
+    tables.commit(batch, term, index);
+  }
+
+  @Override
+  public void close() {
+    batch.close();
+  }
+}
