@@ -70,7 +70,6 @@ public final class MetaStateMachine extends BaseStateMachine {
     try {
       if (index <= appliedIndex) {
         // Already in the tables (they may run ahead of the latest snapshot); replay is a no-op.
-        updateLastAppliedTermIndex(term, index);
         return CompletableFuture.completedFuture(Message.EMPTY);
       }
       byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
@@ -96,8 +95,8 @@ public final class MetaStateMachine extends BaseStateMachine {
         }
         appliedIndex = index;
         appliedAdvanced.signalAll();
+        super.notifyTermIndexUpdated(term, index);
       }
-      super.notifyTermIndexUpdated(term, index);
     } finally {
       applyLock.unlock();
     }

@@ -1,0 +1,131 @@
+package io.sharefs.cli;
+
+import io.sharefs.node.NodeConfig;
+import io.sharefs.node.SharefsNode;
+import io.sharefs.vfs.VfsConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import sun.misc.Signal;
+
+/** {@code sharefs mount}: runs a node in the foreground with its FUSE mount; SIGINT/SIGTERM unmount and exit 0. */
+@Command(name = "mount", mixinStandardHelpOptions = true,
+    description = "Mount sharefs at MOUNTPOINT and serve it until interrupted (Ctrl-C or SIGTERM unmounts).")
+final class MountCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "MOUNTPOINT", description = "Empty directory to mount on.")
+  Path mountPoint;
+
+  @Option(names = "--data-dir", defaultValue = "/var/lib/sharefs", paramLabel = "DIR",
+      description = "Where this node keeps metadata, log and blocks (default: ${DEFAULT-VALUE}).")
+  Path dataDir;
+
+  @Option(names = "--node-id", defaultValue = "n1", description = "This node's id in the cluster (default: ${DEFAULT-VALUE}).")
+  String nodeId;
+
+  @Option(names = "--listen", defaultValue = "127.0.0.1:7100", paramLabel = "HOST:PORT",
+      description = "Address for node-to-node traffic (default: ${DEFAULT-VALUE}).")
+  String listen;
+
+  @Option(names = "--peers", paramLabel = "ID=HOST:PORT,...",
+      description = "The initial voters, this node included (default: this node alone).")
+  String peers;
+
+  @Option(names = "--attr-timeout", defaultValue = "1.0", paramLabel = "SECONDS",
+      description = "How long the kernel caches attributes (default: ${DEFAULT-VALUE}).")
+  double attrTimeout;
+
+  @Option(names = "--entry-timeout", defaultValue = "1.0", paramLabel = "SECONDS",
+      description = "How long the kernel caches name lookups (default: ${DEFAULT-VALUE}).")
+  double entryTimeout;
+
+  @Option(names = "--kernel-cache", defaultValue = "auto", paramLabel = "auto|keep|off",
+      description = "Page cache: auto (drop on open if changed), keep, off (direct I/O) (default: ${DEFAULT-VALUE}).")
+  String kernelCache;
+
+  @Option(names = "--inline-threshold", defaultValue = "16384", paramLabel = "BYTES",
+      description = "Files up to this size live in the metadata record (default: ${DEFAULT-VALUE}).")
+  int inlineThreshold;
+
+  @Option(names = "--snapshot-every", defaultValue = "20000", paramLabel = "ENTRIES",
+      description = "Log entries between metadata snapshots; the log is purged up to each (default: ${DEFAULT-VALUE}).")
+  long snapshotEvery;
+
+  @Option(names = "--nonempty", description = "Mount even if MOUNTPOINT has entries (they are hidden while mounted).")
+  boolean nonEmpty;
+
+  @Override
+  public Integer call() {
+    validate();
+    NodeConfig cfg = new NodeConfig(dataDir.toAbsolutePath(), mountPoint.toAbsolutePath(), nodeId, listen,
+        parsePeers(), attrTimeout, entryTimeout, kernelCache, nonEmpty,
+        new VfsConfig(inlineThreshold, 16), snapshotEvery);
+    CountDownLatch stop = new CountDownLatch(1);
+    Signal.handle(new Signal("INT"), s -> stop.countDown());
+    Signal.handle(new Signal("TERM"), s -> stop.countDown());
+    SharefsNode node;
+    try {
+      node = SharefsNode.start(cfg);
+    } catch (IOException e) {
+      spec.commandLine().getErr().println("sharefs: " + e.getMessage());
+      return 1;
+    }
+    System.out.println("sharefs: node " + nodeId + " mounted at " + cfg.mountPoint() + " (data in " + cfg.dataDir()
+        + "); Ctrl-C to unmount");
+    System.out.flush();
+    node.mount().loop().whenComplete((r, e) -> stop.countDown());
+    try {
+      stop.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    node.close();
+    System.out.println("sharefs: unmounted " + cfg.mountPoint());
+    return 0;
+  }
+
+  private void validate() {
+    if (!listen.matches("[^:]+:\\d{1,5}")) {
+      throw new ParameterException(spec.commandLine(), "--listen must be HOST:PORT, got '" + listen + "'");
+    }
+    if (!kernelCache.matches("auto|keep|off")) {
+      throw new ParameterException(spec.commandLine(), "--kernel-cache must be auto, keep or off, got '" + kernelCache + "'");
+    }
+    if (attrTimeout < 0 || entryTimeout < 0) {
+      throw new ParameterException(spec.commandLine(), "timeouts cannot be negative");
+    }
+    if (inlineThreshold < 0 || inlineThreshold > 1 << 20) {
+      throw new ParameterException(spec.commandLine(), "--inline-threshold must be between 0 and 1048576");
+    }
+  }
+
+  private Map<String, String> parsePeers() {
+    Map<String, String> m = new LinkedHashMap<>();
+    if (peers == null || peers.isBlank()) {
+      m.put(nodeId, listen);
+      return m;
+    }
+    for (String p : peers.split(",")) {
+      String[] kv = p.trim().split("=", 2);
+      if (kv.length != 2 || !kv[1].matches("[^:]+:\\d{1,5}")) {
+        throw new ParameterException(spec.commandLine(), "--peers entries must be ID=HOST:PORT, got '" + p + "'");
+      }
+      m.put(kv[0], kv[1]);
+    }
+    if (!m.containsKey(nodeId)) {
+      throw new ParameterException(spec.commandLine(), "--peers must include this node (" + nodeId + ")");
+    }
+    return m;
+  }
+
+}

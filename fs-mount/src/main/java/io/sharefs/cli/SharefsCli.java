@@ -1,0 +1,36 @@
+package io.sharefs.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code sharefs} command. */
+@Command(
+    name = "sharefs",
+    mixinStandardHelpOptions = true,
+    versionProvider = Version.class,
+    description = "A replicated POSIX filesystem for a fleet of web servers.",
+    subcommands = {MountCommand.class, CommandLine.HelpCommand.class})
+public final class SharefsCli implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (try `sharefs --help`)");
+  }
+
+  /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage. */
+  public static int run(String... args) {
+    CommandLine cl = new CommandLine(new SharefsCli());
+    cl.setParameterExceptionHandler((ex, a) -> {
+      CommandLine c = ex.getCommandLine();
+      c.getErr().println("sharefs: " + ex.getMessage());
+      c.getErr().println("Try `" + c.getCommandSpec().qualifiedName() + " --help` for the options.");
+      return 2;
+    });
+    return cl.execute(args);
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+}

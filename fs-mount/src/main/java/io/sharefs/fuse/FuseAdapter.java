@@ -1,0 +1,391 @@
+package io.sharefs.fuse;
+
+import io.sharefs.meta.Errno;
+import io.sharefs.meta.FsException;
+import io.sharefs.vfs.Ctx;
+import io.sharefs.vfs.DirEntry;
+import io.sharefs.vfs.Vfs;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.IntSupplier;
+import jnr.ffi.Pointer;
+import jnr.ffi.types.dev_t;
+import jnr.ffi.types.gid_t;
+import jnr.ffi.types.mode_t;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.uid_t;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ru.serce.jnrfuse.FuseFillDir;
+import ru.serce.jnrfuse.FuseStubFS;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseContext;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.Statvfs;
+import ru.serce.jnrfuse.struct.Timespec;
+
+/**
+ * The jnr-fuse binding: every callback converts its arguments, delegates once to the {@link Vfs} and
+ * returns, through {@link #call}, which alone maps exceptions to errnos, times the call and keeps any
+ * Throwable out of native code. Locks are not implemented here, so the kernel keeps flock and fcntl
+ * locks itself (node-local).
+ */
+public final class FuseAdapter extends FuseStubFS {
+  private static final Logger LOG = LoggerFactory.getLogger(FuseAdapter.class);
+  private static final ThreadLocal<byte[]> BUFFER = ThreadLocal.withInitial(() -> new byte[128 * 1024]);
+
+  private final Vfs vfs;
+  private final OpObserver observer;
+  private final CountDownLatch initialised = new CountDownLatch(1);
+
+  public FuseAdapter(Vfs vfs, OpObserver observer) {
+    this.vfs = vfs;
+    this.observer = observer;
+  }
+
+  /** Throws a clear IOException if libfuse 2 cannot be loaded. */
+  public static void checkLibfuse() throws java.io.IOException {
+    try {
+      jnr.ffi.LibraryLoader.create(ru.serce.jnrfuse.LibFuse.class).failImmediately().load("fuse");
+    } catch (Throwable e) {
+      try {
+        jnr.ffi.LibraryLoader.create(ru.serce.jnrfuse.LibFuse.class).failImmediately().load("libfuse.so.2");
+      } catch (Throwable e2) {
+        throw new java.io.IOException(
+            "libfuse.so.2 is not installed: run `apt-get install -y fuse3 libfuse2` as root");
+      }
+    }
+  }
+
+  /** Counts down once the kernel has completed the FUSE handshake. */
+  public CountDownLatch initialised() {
+    return initialised;
+  }
+
+  @Override
+  protected String getFSName() {
+    return "sharefs";
+  }
+
+  private int call(String op, IntSupplier body) {
+    long start = System.nanoTime();
+    int rc;
+    try {
+      rc = body.getAsInt();
+    } catch (FsException e) {
+      rc = -e.errno();
+    } catch (Throwable t) {
+      LOG.error("{} failed unexpectedly", op, t);
+      rc = -Errno.EIO;
+    }
+    observer.observe(op, System.nanoTime() - start, rc < 0 ? -rc : 0);
+    return rc;
+  }
+
+  private Ctx ctx() {
+    FuseContext c = getContext();
+    return new Ctx((int) c.uid.get(), (int) c.gid.get(), (int) c.pid.get());
+  }
+
+  private static byte[] buffer(long size) {
+    byte[] b = BUFFER.get();
+    if (b.length < size) {
+      b = new byte[(int) size];
+      BUFFER.set(b);
+    }
+    return b;
+  }
+
+  @Override
+  public Pointer init(Pointer conn) {
+    initialised.countDown();
+    return null;
+  }
+
+  @Override
+  public int getattr(String path, FileStat stat) {
+    return call("getattr", () -> {
+      StatMapper.fill(vfs.getattr(path), stat);
+      return 0;
+    });
+  }
+
+  @Override
+  public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
+    return call("fgetattr", () -> {
+      StatMapper.fill(vfs.fgetattr(path, fi.fh.get()), stat);
+      return 0;
+    });
+  }
+
+  @Override
+  public int readlink(String path, Pointer buf, @size_t long size) {
+    return call("readlink", () -> {
+      byte[] t = vfs.readlink(path);
+      int n = (int) Math.min(t.length, size - 1);
+      buf.put(0, t, 0, n);
+      buf.putByte(n, (byte) 0);
+      return 0;
+    });
+  }
+
+  @Override
+  public int mknod(String path, @mode_t long mode, @dev_t long rdev) {
+    return call("mknod", () -> {
+      vfs.mknod(ctx(), path, (int) mode, rdev);
+      return 0;
+    });
+  }
+
+  @Override
+  public int mkdir(String path, @mode_t long mode) {
+    return call("mkdir", () -> {
+      vfs.mkdir(ctx(), path, (int) mode);
+      return 0;
+    });
+  }
+
+  @Override
+  public int unlink(String path) {
+    return call("unlink", () -> {
+      vfs.unlink(ctx(), path);
+      return 0;
+    });
+  }
+
+  @Override
+  public int rmdir(String path) {
+    return call("rmdir", () -> {
+      vfs.rmdir(ctx(), path);
+      return 0;
+    });
+  }
+
+  @Override
+  public int symlink(String target, String linkPath) {
+    return call("symlink", () -> {
+      vfs.symlink(ctx(), target, linkPath);
+      return 0;
+    });
+  }
+
+  @Override
+  public int rename(String from, String to) {
+    return call("rename", () -> {
+      vfs.rename(ctx(), from, to, 0);
+      return 0;
+    });
+  }
+
+  @Override
+  public int link(String from, String to) {
+    return call("link", () -> {
+      vfs.link(ctx(), from, to);
+      return 0;
+    });
+  }
+
+  @Override
+  public int chmod(String path, @mode_t long mode) {
+    return call("chmod", () -> {
+      vfs.chmod(ctx(), path, (int) mode);
+      return 0;
+    });
+  }
+
+  @Override
+  public int chown(String path, @uid_t long uid, @gid_t long gid) {
+    return call("chown", () -> {
+      vfs.chown(ctx(), path, uid, gid);
+      return 0;
+    });
+  }
+
+  @Override
+  public int truncate(String path, @off_t long size) {
+    return call("truncate", () -> {
+      vfs.truncate(ctx(), path, size);
+      return 0;
+    });
+  }
+
+  @Override
+  public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
+    return call("ftruncate", () -> {
+      vfs.ftruncate(ctx(), path, fi.fh.get(), size);
+      return 0;
+    });
+  }
+
+  @Override
+  public int utimens(String path, Timespec[] ts) {
+    return call("utimens", () -> {
+      vfs.utimens(ctx(), path, ts[0].tv_sec.get(), ts[0].tv_nsec.longValue(), ts[1].tv_sec.get(),
+          ts[1].tv_nsec.longValue());
+      return 0;
+    });
+  }
+
+  @Override
+  public int create(String path, @mode_t long mode, FuseFileInfo fi) {
+    return call("create", () -> {
+      fi.fh.set(vfs.create(ctx(), path, (int) mode, fi.flags.get()));
+      return 0;
+    });
+  }
+
+  @Override
+  public int open(String path, FuseFileInfo fi) {
+    return call("open", () -> {
+      fi.fh.set(vfs.open(ctx(), path, fi.flags.get()));
+      return 0;
+    });
+  }
+
+  @Override
+  public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+    return call("read", () -> {
+      byte[] b = buffer(size);
+      int n = vfs.read(fi.fh.get(), b, (int) size, offset);
+      buf.put(0, b, 0, n);
+      return n;
+    });
+  }
+
+  @Override
+  public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+    return call("write", () -> {
+      byte[] b = buffer(size);
+      buf.get(0, b, 0, (int) size);
+      return vfs.write(fi.fh.get(), b, (int) size, offset);
+    });
+  }
+
+  @Override
+  public int flush(String path, FuseFileInfo fi) {
+    return call("flush", () -> {
+      vfs.flush(ctx(), fi.fh.get());
+      return 0;
+    });
+  }
+
+  @Override
+  public int fsync(String path, int isdatasync, FuseFileInfo fi) {
+    return call("fsync", () -> {
+      vfs.fsync(ctx(), fi.fh.get());
+      return 0;
+    });
+  }
+
+  @Override
+  public int release(String path, FuseFileInfo fi) {
+    return call("release", () -> {
+      vfs.release(ctx(), fi.fh.get());
+      return 0;
+    });
+  }
+
+  @Override
+  public int opendir(String path, FuseFileInfo fi) {
+    return call("opendir", () -> {
+      if (!vfs.getattr(path).isDir()) {
+        throw new FsException(Errno.ENOTDIR);
+      }
+      return 0;
+    });
+  }
+
+  @Override
+  public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
+    return call("readdir", () -> {
+      vfs.readdir(path, (DirEntry e) -> filler.apply(buf, e.name(), null, 0));
+      return 0;
+    });
+  }
+
+  @Override
+  public int releasedir(String path, FuseFileInfo fi) {
+    return 0;
+  }
+
+  @Override
+  public int fsyncdir(String path, FuseFileInfo fi) {
+    return 0; // directory changes are durable once applied
+  }
+
+  @Override
+  public int statfs(String path, Statvfs stbuf) {
+    return call("statfs", () -> {
+      StatMapper.fill(vfs.statfs(), stbuf);
+      return 0;
+    });
+  }
+
+  @Override
+  public int access(String path, int mask) {
+    return call("access", () -> {
+      vfs.getattr(path); // modes are checked by the kernel (default_permissions)
+      return 0;
+    });
+  }
+
+  @Override
+  public int setxattr(String path, String name, Pointer value, @size_t long size, int flags) {
+    return call("setxattr", () -> {
+      byte[] v = new byte[(int) size];
+      value.get(0, v, 0, v.length);
+      vfs.setxattr(ctx(), path, name, v, flags);
+      return 0;
+    });
+  }
+
+  @Override
+  public int getxattr(String path, String name, Pointer value, @size_t long size) {
+    return call("getxattr", () -> {
+      byte[] v = vfs.getxattr(path, name);
+      if (size == 0) {
+        return v.length;
+      }
+      if (size < v.length) {
+        return -Errno.ERANGE;
+      }
+      value.put(0, v, 0, v.length);
+      return v.length;
+    });
+  }
+
+  @Override
+  public int listxattr(String path, Pointer list, @size_t long size) {
+    return call("listxattr", () -> {
+      List<String> names = vfs.listxattr(path);
+      int total = 0;
+      for (String n : names) {
+        total += n.getBytes(StandardCharsets.UTF_8).length + 1;
+      }
+      if (size == 0) {
+        return total;
+      }
+      if (size < total) {
+        return -Errno.ERANGE;
+      }
+      long at = 0;
+      for (String n : names) {
+        byte[] b = n.getBytes(StandardCharsets.UTF_8);
+        list.put(at, b, 0, b.length);
+        list.putByte(at + b.length, (byte) 0);
+        at += b.length + 1;
+      }
+      return total;
+    });
+  }
+
+  @Override
+  public int removexattr(String path, String name) {
+    return call("removexattr", () -> {
+      vfs.removexattr(ctx(), path, name);
+      return 0;
+    });
+  }
+}

@@ -1,0 +1,589 @@
+package io.sharefs.vfs;
+
+import io.sharefs.block.BlockStore;
+import io.sharefs.block.BlockStoreException;
+import io.sharefs.meta.Dentry;
+import io.sharefs.meta.Errno;
+import io.sharefs.meta.FileMode;
+import io.sharefs.meta.FsException;
+import io.sharefs.meta.Inode;
+import io.sharefs.meta.MetaResult;
+import io.sharefs.meta.MetaStore;
+import io.sharefs.meta.op.CommitWriteOp;
+import io.sharefs.meta.op.CreateOp;
+import io.sharefs.meta.op.ForgetOp;
+import io.sharefs.meta.op.LinkOp;
+import io.sharefs.meta.op.MetaOp;
+import io.sharefs.meta.op.RemoveXattrOp;
+import io.sharefs.meta.op.RenameOp;
+import io.sharefs.meta.op.SetAttrOp;
+import io.sharefs.meta.op.SetXattrOp;
+import io.sharefs.meta.op.UnlinkOp;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The filesystem semantics, over a {@link MetaStore} and a {@link BlockStore}: path resolution,
+ * handles, open-file content, name rules and xattr namespaces. Paths are the absolute, normalised
+ * paths the kernel hands FUSE (symlinks already followed). Permission checks on modes and owners are
+ * the kernel's ({@code default_permissions}); this layer enforces what the kernel leaves to the
+ * filesystem.
+ */
+public final class Vfs implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Vfs.class);
+
+  public static final int O_ACCMODE = 3;
+  public static final int O_RDONLY = 0;
+  public static final int O_WRONLY = 1;
+  public static final int O_RDWR = 2;
+  public static final int O_TRUNC = 01000;
+  public static final int O_APPEND = 02000;
+  public static final long UTIME_NOW = (1L << 30) - 1;
+  public static final long UTIME_OMIT = (1L << 30) - 2;
+  public static final int PATH_MAX = 4096;
+
+  private final MetaStore meta;
+  private final BlockStore blocks;
+  private final VfsConfig config;
+  private final Path dataDir;
+  private final LongSupplier clock;
+  private final Map<Long, OpenFile> openFiles = new ConcurrentHashMap<>();
+  private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
+  private final AtomicLong nextHandle = new AtomicLong(1);
+
+  /** An open file descriptor as FUSE sees it. */
+  private record Handle(long ino, int flags, OpenFile file) {
+    boolean writable() {
+      return (flags & O_ACCMODE) != O_RDONLY;
+    }
+  }
+
+  public Vfs(MetaStore meta, BlockStore blocks, VfsConfig config, Path dataDir, LongSupplier clockNs) {
+    this.meta = meta;
+    this.blocks = blocks;
+    this.config = config;
+    this.dataDir = dataDir;
+    this.clock = clockNs;
+  }
+
+  public Vfs(MetaStore meta, BlockStore blocks, VfsConfig config, Path dataDir) {
+    this(meta, blocks, config, dataDir, Vfs::wallClockNs);
+  }
+
+  static long wallClockNs() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
+
+  /** Drops orphans left by a crash: inodes at nlink 0 no handle can hold any more. */
+  public void recoverOrphans() {
+    for (long ino : meta.orphans()) {
+      LOG.info("dropping orphan inode {} left by an earlier run", ino);
+      submit(new ForgetOp(ino), Ctx.ROOT);
+    }
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  public Inode getattr(String path) {
+    return withOpenState(resolve(path));
+  }
+
+  public Inode fgetattr(String path, long fh) {
+    Handle h = handles.get(fh);
+    if (h == null) {
+      return getattr(path);
+    }
+    Inode i = meta.getInode(h.ino());
+    if (i == null) {
+      throw new FsException(Errno.ENOENT);
+    }
+    return withOpenState(i);
+  }
+
+  public byte[] readlink(String path) {
+    Inode i = resolve(path);
+    if (!i.isSymlink()) {
+      throw new FsException(Errno.EINVAL);
+    }
+    return i.symlinkTarget();
+  }
+
+  /** Lists a directory, "." and ".." first. */
+  public void readdir(String path, Consumer<DirEntry> out) {
+    Inode dir = resolve(path);
+    if (!dir.isDir()) {
+      throw new FsException(Errno.ENOTDIR);
+    }
+    out.accept(new DirEntry(".", dir.ino(), FileMode.S_IFDIR));
+    out.accept(new DirEntry("..", dir.parent() == 0 ? dir.ino() : dir.parent(), FileMode.S_IFDIR));
+    meta.readdir(dir.ino(), null, d -> {
+      out.accept(new DirEntry(new String(d.name(), StandardCharsets.UTF_8), d.ino(), d.type()));
+      return true;
+    });
+  }
+
+  public StatFs statfs() {
+    long total = 0;
+    long free = 0;
+    long avail = 0;
+    try {
+      FileStore fs = Files.getFileStore(dataDir);
+      total = fs.getTotalSpace();
+      free = fs.getUnallocatedSpace();
+      avail = fs.getUsableSpace();
+    } catch (java.io.IOException e) {
+      LOG.warn("statfs of {} failed: {}", dataDir, e.getMessage());
+    }
+    long bs = 4096;
+    long files = Math.max(meta.inodeCount(), 1);
+    long filesFree = Math.max(avail / 512, 1_000_000);
+    return new StatFs(bs, total / bs, free / bs, avail / bs, files + filesFree, filesFree, MetaOp.NAME_MAX);
+  }
+
+  // ---------------------------------------------------------------- namespace
+
+  public Inode mknod(Ctx ctx, String path, int mode, long rdev) {
+    if (FileMode.type(mode) == 0) {
+      mode |= FileMode.S_IFREG;
+    }
+    Parent p = parentOf(path);
+    return submit(new CreateOp(p.dir.ino(), p.name, mode, rdev, null), ctx).orThrow();
+  }
+
+  public Inode mkdir(Ctx ctx, String path, int mode) {
+    Parent p = parentOf(path);
+    return submit(new CreateOp(p.dir.ino(), p.name, FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), 0, null), ctx)
+        .orThrow();
+  }
+
+  public Inode symlink(Ctx ctx, String target, String path) {
+    byte[] t = target.getBytes(StandardCharsets.UTF_8);
+    if (t.length >= PATH_MAX) {
+      throw new FsException(Errno.ENAMETOOLONG);
+    }
+    Parent p = parentOf(path);
+    return submit(new CreateOp(p.dir.ino(), p.name, FileMode.S_IFLNK | 0777, 0, t), ctx).orThrow();
+  }
+
+  public Inode link(Ctx ctx, String from, String to) {
+    Inode src = resolve(from);
+    Parent p = parentOf(to);
+    return submit(new LinkOp(src.ino(), p.dir.ino(), p.name), ctx).orThrow();
+  }
+
+  public void unlink(Ctx ctx, String path) {
+    remove(ctx, path, false);
+  }
+
+  public void rmdir(Ctx ctx, String path) {
+    remove(ctx, path, true);
+  }
+
+  private void remove(Ctx ctx, String path, boolean dir) {
+    Parent p = parentOf(path);
+    synchronized (openFiles) {
+      Dentry d = meta.lookup(p.dir.ino(), p.name);
+      boolean open = d != null && openFiles.containsKey(d.ino());
+      MetaResult r = submit(new UnlinkOp(p.dir.ino(), p.name, dir, open), ctx);
+      r.orThrow();
+    }
+  }
+
+  public void rename(Ctx ctx, String from, String to, int flags) {
+    Parent src = parentOf(from);
+    Parent dst = parentOf(to);
+    synchronized (openFiles) {
+      Dentry target = meta.lookup(dst.dir.ino(), dst.name);
+      boolean open = target != null && openFiles.containsKey(target.ino());
+      submit(new RenameOp(src.dir.ino(), src.name, dst.dir.ino(), dst.name, flags, open), ctx).orThrow();
+    }
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  public Inode chmod(Ctx ctx, String path, int mode) {
+    Inode i = resolve(path);
+    return submit(SetAttrOp.chmod(i.ino(), mode), ctx).orThrow();
+  }
+
+  public Inode chown(Ctx ctx, String path, long uid, long gid) {
+    Inode i = resolve(path);
+    int u = uid == 0xFFFFFFFFL || uid < 0 ? -1 : (int) uid;
+    int g = gid == 0xFFFFFFFFL || gid < 0 ? -1 : (int) gid;
+    if (u < 0 && g < 0) {
+      return submit(SetAttrOp.times(i.ino(), false, 0, false, 0), ctx).orThrow(); // ctime only
+    }
+    return submit(SetAttrOp.chown(i.ino(), u, g), ctx).orThrow();
+  }
+
+  public Inode truncate(Ctx ctx, String path, long size) {
+    return truncateInode(ctx, resolve(path), size);
+  }
+
+  public Inode ftruncate(Ctx ctx, String path, long fh, long size) {
+    Handle h = handles.get(fh);
+    return truncateInode(ctx, h != null ? meta.getInode(h.ino()) : resolve(path), size);
+  }
+
+  private Inode truncateInode(Ctx ctx, Inode i, long size) {
+    if (i == null) {
+      throw new FsException(Errno.ENOENT);
+    }
+    if (i.isDir()) {
+      throw new FsException(Errno.EISDIR);
+    }
+    if (size < 0) {
+      throw new FsException(Errno.EINVAL);
+    }
+    OpenFile f = openFiles.get(i.ino());
+    if (f == null) {
+      return submit(SetAttrOp.truncate(i.ino(), size), ctx).orThrow();
+    }
+    synchronized (f) {
+      f.truncate(size, clock.getAsLong());
+      return commit(ctx, f);
+    }
+  }
+
+  /** utimens(2); each time in ns since the epoch, or UTIME_NOW / UTIME_OMIT in {@code *Nsec}. */
+  public Inode utimens(Ctx ctx, String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+    Inode i = resolve(path);
+    long now = clock.getAsLong();
+    boolean setA = atimeNsec != UTIME_OMIT;
+    boolean setM = mtimeNsec != UTIME_OMIT;
+    long a = atimeNsec == UTIME_NOW ? now : atimeSec * 1_000_000_000L + atimeNsec;
+    long m = mtimeNsec == UTIME_NOW ? now : mtimeSec * 1_000_000_000L + mtimeNsec;
+    OpenFile f = openFiles.get(i.ino());
+    if (f != null && setM) {
+      synchronized (f) {
+        if (f.modified()) {
+          commit(ctx, f); // pending data first, so the explicit mtime wins
+        }
+      }
+    }
+    return submit(SetAttrOp.times(i.ino(), setA, a, setM, m), ctx).orThrow();
+  }
+
+  // ---------------------------------------------------------------- xattrs
+
+  public void setxattr(Ctx ctx, String path, String name, byte[] value, int flags) {
+    Inode i = resolve(path);
+    checkXattrName(i, name, true);
+    submit(new SetXattrOp(i.ino(), name.getBytes(StandardCharsets.UTF_8), value, flags), ctx).orThrow();
+  }
+
+  public byte[] getxattr(String path, String name) {
+    Inode i = resolve(path);
+    checkXattrName(i, name, false);
+    byte[] v = meta.getXattr(i.ino(), name.getBytes(StandardCharsets.UTF_8));
+    if (v == null) {
+      throw new FsException(Errno.ENODATA);
+    }
+    return v;
+  }
+
+  public List<String> listxattr(String path) {
+    Inode i = resolve(path);
+    List<String> out = new ArrayList<>();
+    for (byte[] n : meta.listXattrs(i.ino())) {
+      out.add(new String(n, StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  public void removexattr(Ctx ctx, String path, String name) {
+    Inode i = resolve(path);
+    checkXattrName(i, name, true);
+    submit(new RemoveXattrOp(i.ino(), name.getBytes(StandardCharsets.UTF_8)), ctx).orThrow();
+  }
+
+  private static void checkXattrName(Inode i, String name, boolean write) {
+    if (name.isEmpty() || name.getBytes(StandardCharsets.UTF_8).length > SetXattrOp.NAME_MAX) {
+      throw new FsException(name.isEmpty() ? Errno.EINVAL : Errno.ERANGE);
+    }
+    if (name.startsWith("user.")) {
+      // As on Linux: user xattrs only on regular files and directories.
+      if (write && !i.isReg() && !i.isDir()) {
+        throw new FsException(Errno.EPERM);
+      }
+      return;
+    }
+    if (name.startsWith("trusted.") || name.startsWith("security.")) {
+      return;
+    }
+    throw new FsException(Errno.ENOTSUP); // system.* (POSIX ACLs) and unknown namespaces
+  }
+
+  // ---------------------------------------------------------------- file content
+
+  /** Creates and opens a regular file; returns the handle. */
+  public long create(Ctx ctx, String path, int mode, int flags) {
+    Parent p = parentOf(path);
+    Inode created = submit(new CreateOp(p.dir.ino(), p.name, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), 0,
+        null), ctx).orThrow();
+    return openInode(created, flags);
+  }
+
+  public long open(Ctx ctx, String path, int flags) {
+    Inode i = resolve(path);
+    if (i.isDir() && (flags & O_ACCMODE) != O_RDONLY) {
+      throw new FsException(Errno.EISDIR);
+    }
+    long fh = openInode(i, flags);
+    if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY && i.isReg()) {
+      truncateInode(ctx, i, 0);
+    }
+    return fh;
+  }
+
+  private long openInode(Inode i, int flags) {
+    OpenFile f;
+    synchronized (openFiles) {
+      f = openFiles.computeIfAbsent(i.ino(),
+          k -> new OpenFile(i, blocks, config.inlineThreshold(), config.maxDirtyBlocksPerFile()));
+      synchronized (f) {
+        if (f.refs == 0 || !f.modified()) {
+          f.reset(i); // close-to-open: adopt the latest committed content
+        }
+        f.refs++;
+      }
+    }
+    long fh = nextHandle.getAndIncrement();
+    handles.put(fh, new Handle(i.ino(), flags, f));
+    return fh;
+  }
+
+  public int read(long fh, byte[] dst, int len, long off) {
+    Handle h = handle(fh);
+    if ((h.flags & O_ACCMODE) == O_WRONLY) {
+      throw new FsException(Errno.EBADF);
+    }
+    synchronized (h.file) {
+      return h.file.read(dst, len, off);
+    }
+  }
+
+  public int write(long fh, byte[] src, int len, long off) {
+    Handle h = handle(fh);
+    if (!h.writable()) {
+      throw new FsException(Errno.EBADF);
+    }
+    synchronized (h.file) {
+      long at = (h.flags & O_APPEND) != 0 ? h.file.size() : off;
+      try {
+        h.file.write(src, len, at, clock.getAsLong());
+      } catch (BlockStoreException e) {
+        throw BlockReader.storageError(e);
+      }
+      return len;
+    }
+  }
+
+  /** close(2) of one descriptor: commits pending data so it is durable and visible once close returns. */
+  public void flush(Ctx ctx, long fh) {
+    Handle h = handle(fh);
+    synchronized (h.file) {
+      if (h.file.modified()) {
+        commit(ctx, h.file);
+      }
+    }
+  }
+
+  public void fsync(Ctx ctx, long fh) {
+    Handle h = handle(fh);
+    synchronized (h.file) {
+      if (h.file.modified()) {
+        commit(ctx, h.file);
+      }
+    }
+    try {
+      blocks.sync();
+    } catch (BlockStoreException e) {
+      throw BlockReader.storageError(e);
+    }
+  }
+
+  public void release(Ctx ctx, long fh) {
+    Handle h = handles.remove(fh);
+    if (h == null) {
+      return;
+    }
+    boolean last;
+    synchronized (openFiles) {
+      synchronized (h.file) {
+        try {
+          if (h.file.modified() && h.file.refs == 1) {
+            commit(ctx, h.file);
+          }
+        } finally {
+          last = --h.file.refs == 0;
+          if (last) {
+            openFiles.remove(h.ino);
+          }
+        }
+      }
+      if (last) {
+        Inode i = meta.getInode(h.ino);
+        if (i != null && i.nlink() == 0) {
+          submit(new ForgetOp(h.ino), ctx);
+        }
+      }
+    }
+  }
+
+  /** Open handles, for leak checks in tests and for metrics. */
+  public int openHandles() {
+    return handles.size();
+  }
+
+  private Inode commit(Ctx ctx, OpenFile f) {
+    OpenFile.Pending p;
+    try {
+      p = f.prepareCommit();
+    } catch (BlockStoreException e) {
+      throw BlockReader.storageError(e);
+    }
+    MetaResult r = submit(new CommitWriteOp(f.ino, p.size(), p.blocks(), p.inline(), p.mtimeNs()), ctx);
+    if (r.errno() == Errno.ENOENT) {
+      // The inode is gone for good (not merely unlinked): nothing left to commit to.
+      f.committed(meta.getInode(f.ino) != null ? meta.getInode(f.ino) : emptyLike(f));
+      return null;
+    }
+    Inode committed = r.orThrow();
+    f.committed(committed);
+    return committed;
+  }
+
+  private static Inode emptyLike(OpenFile f) {
+    Inode.Builder b = new Inode.Builder();
+    b.ino = f.ino;
+    b.mode = FileMode.S_IFREG;
+    return b.build();
+  }
+
+  private Handle handle(long fh) {
+    Handle h = handles.get(fh);
+    if (h == null) {
+      throw new FsException(Errno.EBADF);
+    }
+    return h;
+  }
+
+  /** Attributes as this node's open handles see them (pending size and mtime). */
+  private Inode withOpenState(Inode i) {
+    OpenFile f = openFiles.get(i.ino());
+    if (f == null) {
+      return i;
+    }
+    synchronized (f) {
+      if (!f.modified()) {
+        return i;
+      }
+      Inode.Builder b = i.toBuilder();
+      b.size = f.size();
+      b.mtimeNs = f.mtimeNs();
+      b.ctimeNs = Math.max(i.ctimeNs(), f.mtimeNs());
+      return b.build();
+    }
+  }
+
+  // ---------------------------------------------------------------- resolution
+
+  private record Parent(Inode dir, byte[] name) {}
+
+  private MetaResult submit(MetaOp op, Ctx ctx) {
+    op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
+    return meta.submit(op);
+  }
+
+  /** Resolves the parent directory of {@code path} and validates the last name. */
+  private Parent parentOf(String path) {
+    checkPath(path);
+    int slash = path.lastIndexOf('/');
+    String parentPath = slash <= 0 ? "/" : path.substring(0, slash);
+    byte[] name = path.substring(slash + 1).getBytes(StandardCharsets.UTF_8);
+    if (name.length > MetaOp.NAME_MAX) {
+      throw new FsException(Errno.ENAMETOOLONG);
+    }
+    if (name.length == 0) {
+      throw new FsException(Errno.EINVAL); // the root has no parent entry
+    }
+    Inode dir = resolve(parentPath);
+    if (!dir.isDir()) {
+      throw new FsException(Errno.ENOTDIR);
+    }
+    return new Parent(dir, name);
+  }
+
+  /** Resolves an absolute path to its inode, component by component, on the local replica. */
+  public Inode resolve(String path) {
+    checkPath(path);
+    Inode cur = meta.getInode(Inode.ROOT_INO);
+    int i = 1;
+    int n = path.length();
+    while (i < n) {
+      int j = path.indexOf('/', i);
+      if (j < 0) {
+        j = n;
+      }
+      if (j > i) {
+        if (!cur.isDir()) {
+          throw new FsException(Errno.ENOTDIR);
+        }
+        byte[] name = path.substring(i, j).getBytes(StandardCharsets.UTF_8);
+        if (name.length > MetaOp.NAME_MAX) {
+          throw new FsException(Errno.ENAMETOOLONG);
+        }
+        Dentry d = meta.lookup(cur.ino(), name);
+        if (d == null) {
+          throw new FsException(Errno.ENOENT);
+        }
+        cur = meta.getInode(d.ino());
+        if (cur == null) {
+          LOG.error("dangling entry {} -> inode {}", path.substring(0, j), d.ino());
+          throw new FsException(Errno.EIO);
+        }
+      }
+      i = j + 1;
+    }
+    return cur;
+  }
+
+  private static void checkPath(String path) {
+    if (path == null || path.isEmpty() || path.charAt(0) != '/') {
+      throw new FsException(Errno.EINVAL, "not an absolute path: " + path);
+    }
+    if (path.length() >= PATH_MAX) {
+      throw new FsException(Errno.ENAMETOOLONG);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Handle h : new ArrayList<>(handles.values())) {
+      try {
+        synchronized (h.file) {
+          if (h.file.modified()) {
+            commit(Ctx.ROOT, h.file);
+          }
+        }
+      } catch (RuntimeException e) {
+        LOG.error("could not commit inode {} at shutdown: {}", h.ino, e.getMessage());
+      }
+    }
+    handles.clear();
+    openFiles.clear();
+  }
+}
