@@ -27,6 +27,7 @@ import org.apache.ratis.grpc.GrpcFactory;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
@@ -56,6 +57,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private final MetaStateMachine stateMachine;
   private final RaftServer server;
   private final RaftClient client;
+  private final ClientId localClientId = ClientId.randomId();
+  private final java.util.concurrent.atomic.AtomicLong callIds = new java.util.concurrent.atomic.AtomicLong();
 
   private RaftMetaStore(RaftConfig config, MetaTables tables) throws IOException {
     super(tables);
@@ -123,11 +126,13 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   @Override
   public MetaResult submit(MetaOp op) {
     byte[] entry = op.toProto().toByteArray();
+    Message msg = Message.valueOf(UnsafeByteOperations.unsafeWrap(entry));
     RaftClientReply reply;
     try {
-      CompletableFuture<RaftClientReply> f =
-          client.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry)));
-      reply = f.get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
+      reply = submitLocally(msg);
+      if (reply == null) {
+        reply = client.async().send(msg).get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new FsException(Errno.EIO, "interrupted while committing " + op.name());
@@ -149,6 +154,39 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       throw new FsException(Errno.EIO, "interrupted");
     }
     return MetaOps.decodeResult(reply.getMessage().getContent().toByteArray());
+  }
+
+  /**
+   * When this peer leads, hands the request straight to the local server (no RPC to ourselves);
+   * null when it does not lead or lost leadership meanwhile, so the caller goes through the client.
+   */
+  private RaftClientReply submitLocally(Message msg) throws InterruptedException, ExecutionException,
+      TimeoutException {
+    try {
+      if (!server.getDivision(GROUP_ID).getInfo().isLeader()) {
+        return null;
+      }
+    } catch (IOException e) {
+      return null;
+    }
+    RaftClientRequest req = RaftClientRequest.newBuilder()
+        .setClientId(localClientId)
+        .setServerId(server.getId())
+        .setGroupId(GROUP_ID)
+        .setCallId(callIds.incrementAndGet())
+        .setMessage(msg)
+        .setType(RaftClientRequest.writeRequestType())
+        .build();
+    RaftClientReply reply;
+    try {
+      reply = server.submitClientRequestAsync(req).get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
+    } catch (IOException e) {
+      return null;
+    }
+    if (reply.getNotLeaderException() != null || reply.getLeaderNotReadyException() != null) {
+      return null;
+    }
+    return reply;
   }
 
   /** Waits until this peer's group has a leader; false on timeout. */

@@ -1,0 +1,285 @@
+package io.sharefs.vfs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sharefs.block.rocks.RocksBlockStore;
+import io.sharefs.meta.Errno;
+import io.sharefs.meta.FileMode;
+import io.sharefs.meta.FsException;
+import io.sharefs.meta.Inode;
+import io.sharefs.meta.Layout;
+import io.sharefs.meta.client.LocalMetaStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/** POSIX semantics at the VFS level, without a mount. */
+class VfsTest {
+  static final Ctx USER = new Ctx(1000, 1000, 1);
+  @TempDir Path tmp;
+  LocalMetaStore meta;
+  RocksBlockStore blocks;
+  Vfs vfs;
+  long now = 1_700_000_000_000_000_000L;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    meta = LocalMetaStore.open(tmp.resolve("meta"));
+    blocks = RocksBlockStore.open(tmp.resolve("blocks"));
+    vfs = new Vfs(meta, blocks, new VfsConfig(4096, 4), tmp, () -> now += 1000);
+  }
+
+  @AfterEach
+  void tearDown() {
+    assertEquals(0, vfs.openHandles(), "leaked handles");
+    vfs.close();
+    meta.close();
+    blocks.close();
+  }
+
+  static void assertErrno(int errno, Executable e) {
+    FsException ex = assertThrows(FsException.class, e);
+    assertEquals(Errno.name(errno), Errno.name(ex.errno()));
+  }
+
+  byte[] readAll(String path) {
+    long fh = vfs.open(USER, path, Vfs.O_RDONLY);
+    try {
+      int size = (int) vfs.getattr(path).size();
+      byte[] out = new byte[size];
+      int n = vfs.read(fh, out, size, 0);
+      assertEquals(size, n);
+      return out;
+    } finally {
+      vfs.release(USER, fh);
+    }
+  }
+
+  void writeFile(String path, byte[] data) {
+    long fh = vfs.create(USER, path, 0644, Vfs.O_WRONLY);
+    vfs.write(fh, data, data.length, 0);
+    vfs.flush(USER, fh);
+    vfs.release(USER, fh);
+  }
+
+  @Test
+  void smallAndLargeFilesRoundTrip() {
+    byte[] small = "<?php echo 1;".getBytes(StandardCharsets.UTF_8);
+    writeFile("/small.php", small);
+    assertArrayEquals(small, readAll("/small.php"));
+    assertTrue(meta.getInode(vfs.resolve("/small.php").ino()).blocks().isEmpty(), "small files are inline");
+
+    byte[] big = new byte[3 * Layout.BLOCK_SIZE + 12345];
+    new Random(7).nextBytes(big);
+    long fh = vfs.create(USER, "/big.bin", 0644, Vfs.O_WRONLY);
+    for (int off = 0; off < big.length; off += 131072) {
+      int n = Math.min(131072, big.length - off);
+      vfs.write(fh, Arrays.copyOfRange(big, off, off + n), n, off);
+    }
+    vfs.release(USER, fh);
+    assertArrayEquals(big, readAll("/big.bin"));
+    assertEquals(4, meta.getInode(vfs.resolve("/big.bin").ino()).blocks().size());
+  }
+
+  @Test
+  void sparseWritesReadZerosInTheHoles() {
+    long fh = vfs.create(USER, "/sparse", 0644, Vfs.O_RDWR);
+    byte[] x = {1, 2, 3};
+    long far = 5L * Layout.BLOCK_SIZE + 17;
+    vfs.write(fh, x, 3, far);
+    vfs.flush(USER, fh);
+    Inode i = vfs.getattr("/sparse");
+    assertEquals(far + 3, i.size());
+    byte[] buf = new byte[64];
+    assertEquals(64, vfs.read(fh, buf, 64, 2L * Layout.BLOCK_SIZE));
+    assertArrayEquals(new byte[64], buf);
+    assertEquals(3, vfs.read(fh, buf, 64, far));
+    assertArrayEquals(x, Arrays.copyOf(buf, 3));
+    long stored = meta.getInode(i.ino()).blocks().stream().filter(b -> !b.isHole()).count();
+    assertEquals(1, stored, "holes take no blocks");
+    vfs.release(USER, fh);
+  }
+
+  @Test
+  void truncateShrinksAndGrowsWithZeros() {
+    byte[] data = new byte[10000];
+    Arrays.fill(data, (byte) 7);
+    writeFile("/t", data);
+    vfs.truncate(USER, "/t", 100);
+    assertArrayEquals(Arrays.copyOf(data, 100), readAll("/t"));
+    vfs.truncate(USER, "/t", 5000);
+    byte[] grown = readAll("/t");
+    assertArrayEquals(Arrays.copyOf(data, 100), Arrays.copyOf(grown, 100));
+    assertArrayEquals(new byte[4900], Arrays.copyOfRange(grown, 100, 5000));
+    // ftruncate on an open handle with pending writes.
+    long fh = vfs.open(USER, "/t", Vfs.O_RDWR);
+    vfs.write(fh, new byte[] {9, 9}, 2, 4998);
+    vfs.ftruncate(USER, "/t", fh, 4999);
+    vfs.release(USER, fh);
+    byte[] after = readAll("/t");
+    assertEquals(4999, after.length);
+    assertEquals(9, after[4998]);
+    assertErrno(Errno.EISDIR, () -> vfs.truncate(USER, "/", 0));
+  }
+
+  @Test
+  void appendAndTruncOnOpen() {
+    writeFile("/log", "a".getBytes());
+    long fh = vfs.open(USER, "/log", Vfs.O_WRONLY | Vfs.O_APPEND);
+    vfs.write(fh, "b".getBytes(), 1, 0); // offset ignored under O_APPEND
+    vfs.release(USER, fh);
+    assertArrayEquals("ab".getBytes(), readAll("/log"));
+    long t = vfs.open(USER, "/log", Vfs.O_WRONLY | Vfs.O_TRUNC);
+    vfs.release(USER, t);
+    assertEquals(0, vfs.getattr("/log").size());
+  }
+
+  @Test
+  void twoHandlesShareContentBeforeClose() {
+    long w = vfs.create(USER, "/shared", 0644, Vfs.O_RDWR);
+    long r = vfs.open(USER, "/shared", Vfs.O_RDONLY);
+    vfs.write(w, "hello".getBytes(), 5, 0);
+    byte[] buf = new byte[5];
+    assertEquals(5, vfs.read(r, buf, 5, 0));
+    assertArrayEquals("hello".getBytes(), buf);
+    assertEquals(5, vfs.fgetattr("/shared", r).size());
+    assertErrno(Errno.EBADF, () -> vfs.write(r, buf, 1, 0));
+    vfs.release(USER, w);
+    vfs.release(USER, r);
+  }
+
+  @Test
+  void unlinkedOpenFileStaysUsableUntilLastClose() {
+    writeFile("/victim", "data".getBytes());
+    long fh = vfs.open(USER, "/victim", Vfs.O_RDWR);
+    long ino = vfs.resolve("/victim").ino();
+    vfs.unlink(USER, "/victim");
+    assertErrno(Errno.ENOENT, () -> vfs.getattr("/victim"));
+    vfs.write(fh, "more".getBytes(), 4, 4);
+    vfs.flush(USER, fh);
+    byte[] buf = new byte[8];
+    assertEquals(8, vfs.read(fh, buf, 8, 0));
+    assertArrayEquals("datamore".getBytes(), buf);
+    assertEquals(0, vfs.fgetattr("/victim", fh).nlink());
+    vfs.release(USER, fh);
+    assertEquals(null, meta.getInode(ino), "orphan dropped after the last close");
+    assertTrue(meta.orphans().isEmpty());
+  }
+
+  @Test
+  void renameOverOpenTargetKeepsItReadable() {
+    writeFile("/old", "old".getBytes());
+    writeFile("/new", "new".getBytes());
+    long fh = vfs.open(USER, "/old", Vfs.O_RDONLY);
+    vfs.rename(USER, "/new", "/old", 0);
+    byte[] buf = new byte[3];
+    vfs.read(fh, buf, 3, 0);
+    assertArrayEquals("old".getBytes(), buf);
+    vfs.release(USER, fh);
+    assertArrayEquals("new".getBytes(), readAll("/old"));
+  }
+
+  @Test
+  void namespaceErrorsMatchExt4() {
+    vfs.mkdir(USER, "/d", 0755);
+    writeFile("/d/f", new byte[0]);
+    assertErrno(Errno.EEXIST, () -> vfs.mkdir(USER, "/d", 0755));
+    assertErrno(Errno.ENOENT, () -> vfs.mkdir(USER, "/nope/x", 0755));
+    assertErrno(Errno.ENOTDIR, () -> vfs.mkdir(USER, "/d/f/x", 0755));
+    assertErrno(Errno.ENOTEMPTY, () -> vfs.rmdir(USER, "/d"));
+    assertErrno(Errno.ENOTDIR, () -> vfs.rmdir(USER, "/d/f"));
+    assertErrno(Errno.EISDIR, () -> vfs.unlink(USER, "/d"));
+    assertErrno(Errno.EINVAL, () -> vfs.rename(USER, "/d", "/d/sub", 0));
+    assertErrno(Errno.ENAMETOOLONG, () -> vfs.mknod(USER, "/" + "n".repeat(256), FileMode.S_IFREG | 0644, 0));
+    vfs.mknod(USER, "/" + "n".repeat(255), FileMode.S_IFREG | 0644, 0);
+    assertErrno(Errno.ENAMETOOLONG, () -> vfs.getattr("/" + "a/".repeat(2100)));
+    assertErrno(Errno.EPERM, () -> vfs.link(USER, "/d", "/dlink"));
+    assertErrno(Errno.EINVAL, () -> vfs.readlink("/d/f"));
+  }
+
+  @Test
+  void symlinksFifosAndReaddir() {
+    vfs.symlink(USER, "target/file.php", "/ln");
+    assertArrayEquals("target/file.php".getBytes(), vfs.readlink("/ln"));
+    assertEquals(FileMode.S_IFLNK, vfs.getattr("/ln").type());
+    assertEquals(15, vfs.getattr("/ln").size());
+    vfs.mknod(USER, "/fifo", FileMode.S_IFIFO | 0600, 0);
+    assertEquals(FileMode.S_IFIFO, vfs.getattr("/fifo").type());
+    List<String> names = new ArrayList<>();
+    vfs.readdir("/", e -> names.add(e.name()));
+    assertEquals(List.of(".", "..", "fifo", "ln"), names);
+  }
+
+  @Test
+  void xattrNamespaces() {
+    writeFile("/x", new byte[0]);
+    vfs.setxattr(USER, "/x", "user.wp", "1".getBytes(), 0);
+    assertArrayEquals("1".getBytes(), vfs.getxattr("/x", "user.wp"));
+    assertEquals(List.of("user.wp"), vfs.listxattr("/x"));
+    assertErrno(Errno.ENODATA, () -> vfs.getxattr("/x", "user.none"));
+    assertErrno(Errno.ENODATA, () -> vfs.getxattr("/x", "security.capability"));
+    assertErrno(Errno.ENOTSUP, () -> vfs.setxattr(USER, "/x", "system.posix_acl_access", new byte[4], 0));
+    vfs.symlink(USER, "x", "/sl");
+    assertErrno(Errno.EPERM, () -> vfs.setxattr(USER, "/sl", "user.a", new byte[1], 0));
+    vfs.removexattr(USER, "/x", "user.wp");
+    assertTrue(vfs.listxattr("/x").isEmpty());
+  }
+
+  @Test
+  void timesFollowPosix() {
+    writeFile("/f", "1".getBytes());
+    Inode before = vfs.getattr("/f");
+    long fh = vfs.open(USER, "/f", Vfs.O_WRONLY);
+    vfs.write(fh, "2".getBytes(), 1, 0);
+    vfs.release(USER, fh);
+    Inode written = vfs.getattr("/f");
+    assertTrue(written.mtimeNs() > before.mtimeNs());
+    assertTrue(written.ctimeNs() >= written.mtimeNs());
+    vfs.chmod(USER, "/f", 0600);
+    Inode chmodded = vfs.getattr("/f");
+    assertEquals(written.mtimeNs(), chmodded.mtimeNs(), "chmod leaves mtime");
+    assertTrue(chmodded.ctimeNs() > written.ctimeNs(), "chmod bumps ctime");
+    vfs.utimens(USER, "/f", 100, 5, 200, Vfs.UTIME_OMIT);
+    Inode t = vfs.getattr("/f");
+    assertEquals(100_000_000_005L, t.atimeNs());
+    assertEquals(chmodded.mtimeNs(), t.mtimeNs());
+  }
+
+  @Test
+  void corruptBlockGivesEioNotWrongBytes() {
+    byte[] big = new byte[100_000];
+    new Random(3).nextBytes(big);
+    writeFile("/c", big);
+    byte[] hash = meta.getInode(vfs.resolve("/c").ino()).blocks().get(0).hash();
+    blocks.putRawForTesting(hash, new byte[100_000]);
+    long fh = vfs.open(USER, "/c", Vfs.O_RDONLY);
+    try {
+      assertErrno(Errno.EIO, () -> vfs.read(fh, new byte[10], 10, 0));
+    } finally {
+      vfs.release(USER, fh);
+    }
+  }
+
+  @Test
+  void orphansLeftByACrashAreDroppedAtStart() {
+    writeFile("/o", "x".getBytes());
+    long ino = vfs.resolve("/o").ino();
+    vfs.open(USER, "/o", Vfs.O_RDONLY); // never released: as if the process died
+    vfs.unlink(USER, "/o");
+    Vfs restarted = new Vfs(meta, blocks, VfsConfig.defaults(), tmp);
+    restarted.recoverOrphans();
+    assertEquals(null, meta.getInode(ino));
+    vfs = restarted; // the old instance's handle died with it
+  }
+}
