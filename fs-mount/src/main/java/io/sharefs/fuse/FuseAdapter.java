@@ -43,6 +43,31 @@ public final class FuseAdapter extends FuseStubFS {
   public FuseAdapter(Vfs vfs, OpObserver observer) {
     this.vfs = vfs;
     this.observer = observer;
+    // libfuse 2 drops utimens calls that set only one of atime/mtime (UTIME_OMIT, as tar's futimens
+    // does) unless the filesystem declares flag_utime_omit_ok, bit 2 of the flags word.
+    Pointer ops = jnr.ffi.Struct.getMemory(fuseOperations);
+    long flagsOffset = flagsOffset(fuseOperations);
+    ops.putInt(flagsOffset, ops.getInt(flagsOffset) | (1 << 2));
+  }
+
+  /** Byte offset of the bitfield word after the 38 function pointers that precede it in fuse_operations. */
+  private static long flagsOffset(ru.serce.jnrfuse.struct.FuseOperations ops) {
+    try {
+      Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok").get(ops);
+      Class<?> c = member.getClass();
+      while (c != null) {
+        for (java.lang.reflect.Method m : c.getDeclaredMethods()) {
+          if (m.getName().equals("offset") && m.getParameterCount() == 0) {
+            m.setAccessible(true);
+            return ((Number) m.invoke(member)).longValue();
+          }
+        }
+        c = c.getSuperclass();
+      }
+      throw new IllegalStateException("no offset()");
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return 38L * jnr.ffi.Runtime.getSystemRuntime().addressSize();
+    }
   }
 
   /** Throws a clear IOException if libfuse 2 cannot be loaded. */

@@ -40,7 +40,7 @@ public final class FuseMount implements AutoCloseable {
     String[] args = options.isEmpty() ? new String[0] : new String[] {"-o", String.join(",", options)};
     Thread t = new Thread(() -> {
       try {
-        adapter.mount(mountPoint, true, false, args);
+        adapter.mount(mountPoint, true, System.getenv("SHAREFS_FUSE_DEBUG") != null, args);
         loop.complete(0);
       } catch (Throwable e) {
         loop.completeExceptionally(e);

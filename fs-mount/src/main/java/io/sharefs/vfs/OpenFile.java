@@ -82,6 +82,23 @@ final class OpenFile {
     return mtimeNs;
   }
 
+  /** The layout as it will be committed, dirty blocks standing in with a placeholder hash (for st_blocks). */
+  List<BlockRef> pendingBlocks() {
+    List<BlockRef> out = new ArrayList<>(blocks);
+    if (inline.length > 0 && out.isEmpty()) {
+      out.add(new BlockRef(PLACEHOLDER, inline.length));
+    }
+    for (var e : dirty.entrySet()) {
+      while (out.size() <= e.getKey()) {
+        out.add(BlockRef.HOLE);
+      }
+      out.set(e.getKey(), e.getValue().len == 0 ? BlockRef.HOLE : new BlockRef(PLACEHOLDER, e.getValue().len));
+    }
+    return out;
+  }
+
+  private static final byte[] PLACEHOLDER = new byte[32];
+
   /** Reads up to {@code len} bytes at {@code off} into {@code dst}; returns the count (0 at EOF). */
   int read(byte[] dst, int len, long off) {
     if (off >= size || len <= 0) {

@@ -493,6 +493,8 @@ public final class Vfs implements AutoCloseable {
       }
       Inode.Builder b = i.toBuilder();
       b.size = f.size();
+      b.blocks = f.pendingBlocks();
+      b.inlineData = new byte[0];
       b.mtimeNs = f.mtimeNs();
       b.ctimeNs = Math.max(i.ctimeNs(), f.mtimeNs());
       return b.build();

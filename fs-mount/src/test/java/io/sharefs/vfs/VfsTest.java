@@ -257,6 +257,18 @@ class VfsTest {
   }
 
   @Test
+  void tarStyleFutimensBeforeCloseSticks() {
+    long fh = vfs.create(USER, "/tar", 0600, Vfs.O_WRONLY);
+    vfs.write(fh, "hi\n".getBytes(), 3, 0);
+    vfs.utimens(USER, "/tar", 0, Vfs.UTIME_OMIT, 1_577_836_800L, 0);
+    vfs.chown(USER, "/tar", 0, 0);
+    vfs.chmod(USER, "/tar", 0644);
+    vfs.flush(USER, fh);
+    vfs.release(USER, fh);
+    assertEquals(1_577_836_800_000_000_000L, vfs.getattr("/tar").mtimeNs());
+  }
+
+  @Test
   void corruptBlockGivesEioNotWrongBytes() {
     byte[] big = new byte[100_000];
     new Random(3).nextBytes(big);

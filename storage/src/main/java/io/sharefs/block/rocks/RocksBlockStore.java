@@ -41,6 +41,7 @@ public final class RocksBlockStore implements BlockStore {
             .setEnableBlobFiles(true)
             .setMinBlobSize(4096)
             .setEnableBlobGarbageCollection(true)
+            .setBlobCompressionType(org.rocksdb.CompressionType.LZ4_COMPRESSION)
             .setKeepLogFileNum(4)
             .setTableFormatConfig(new BlockBasedTableConfig().setFilterPolicy(new org.rocksdb.BloomFilter(10)));
     this.db = RocksDB.open(options, dir.toString());

@@ -1,0 +1,67 @@
+package io.sharefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sharefs.it.NodeProcess.Result;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input gets a one-line error and a non-zero exit, and leaves nothing mounted. */
+class MountCliTest {
+  @TempDir Path tmp;
+
+  private Result sharefs(String... args) throws Exception {
+    return NodeProcess.run(tmp, NodeProcess.command(args));
+  }
+
+  @Test
+  void unknownFlagIsAUsageError() throws Exception {
+    Result r = sharefs("mount", "--no-such-flag", tmp.toString());
+    assertEquals(2, r.code(), r.out());
+    assertTrue(r.out().contains("Unknown option: '--no-such-flag'"), r.out());
+    Result bad = sharefs("mount", "--listen", "nohostport", tmp.toString());
+    assertEquals(2, bad.code(), bad.out());
+    assertTrue(bad.out().contains("--listen must be HOST:PORT"), bad.out());
+    assertEquals(0, sharefs("mount", "--help").code());
+  }
+
+  @Test
+  void mountpointProblemsAreNamed() throws Exception {
+    Result missing = sharefs("mount", "--data-dir", tmp.resolve("d").toString(), tmp.resolve("nope").toString());
+    assertEquals(1, missing.code());
+    assertTrue(missing.out().contains("mountpoint " + tmp.resolve("nope") + " does not exist"), missing.out());
+    Path file = Files.writeString(tmp.resolve("file"), "x");
+    Result notDir = sharefs("mount", "--data-dir", tmp.resolve("d").toString(), file.toString());
+    assertEquals(1, notDir.code());
+    assertTrue(notDir.out().contains("is not a directory"), notDir.out());
+    Path full = tmp.resolve("full");
+    Files.createDirectories(full.resolve("existing"));
+    Result nonEmpty = sharefs("mount", "--data-dir", tmp.resolve("d").toString(), full.toString());
+    assertEquals(1, nonEmpty.code());
+    assertTrue(nonEmpty.out().contains("is not empty"), nonEmpty.out());
+    Result badData = sharefs("mount", "--data-dir", file.resolve("sub").toString(), tmp.resolve("d").toString());
+    Files.createDirectories(tmp.resolve("d"));
+    badData = sharefs("mount", "--data-dir", file.resolve("sub").toString(), tmp.resolve("d").toString());
+    assertEquals(1, badData.code());
+    assertTrue(badData.out().contains("data dir " + file.resolve("sub") + " cannot be created"), badData.out());
+  }
+
+  @Test
+  void secondProcessOnTheSameDataDirIsRefused() throws Exception {
+    Path data = tmp.resolve("data");
+    try (NodeProcess node = new NodeProcess(data, tmp.resolve("m1"), "127.0.0.1:" + NodeProcess.freePort(), List.of())
+        .start()) {
+      Files.createDirectories(tmp.resolve("m2"));
+      Result r = sharefs("mount", "--data-dir", data.toString(), "--listen", "127.0.0.1:" + NodeProcess.freePort(),
+          tmp.resolve("m2").toString());
+      assertEquals(1, r.code());
+      assertTrue(r.out().contains("is in use by another sharefs process (pid " + node.process().pid() + ")"), r.out());
+      assertFalse(NodeProcess.isMounted(tmp.resolve("m2")));
+    }
+  }
+}

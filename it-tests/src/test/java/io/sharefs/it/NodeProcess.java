@@ -1,0 +1,220 @@
+package io.sharefs.it;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One {@code sharefs mount} process, as a user starts it: the built jar, its own data dir and
+ * mountpoint. {@link #close} stops it and makes sure nothing stays mounted, whatever happened.
+ */
+public final class NodeProcess implements AutoCloseable {
+  private static final List<NodeProcess> LIVE = new CopyOnWriteArrayList<>();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(NodeProcess::kill)));
+  }
+
+  private final Path dataDir;
+  private final Path mountPoint;
+  private final List<String> extraArgs;
+  private final Path log;
+  private final String listen;
+  private Process process;
+
+  public NodeProcess(Path dataDir, Path mountPoint, String listen, List<String> extraArgs) {
+    this.dataDir = dataDir;
+    this.mountPoint = mountPoint;
+    this.listen = listen;
+    this.extraArgs = extraArgs;
+    this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
+  }
+
+  public static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  public static Path jar() {
+    Path jar = Path.of(System.getProperty("sharefs.launcher", "../fs-mount/target/sharefs.jar"));
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("build fs-mount first: " + jar + " is missing");
+    }
+    return jar;
+  }
+
+  /** The command line for a sharefs subcommand. */
+  public static List<String> command(String... args) {
+    List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xmx512m", "-jar", jar().toString()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  static String javaBin() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  /** Starts the node and waits until the mount answers. */
+  public NodeProcess start() throws Exception {
+    if (!isMounted(mountPoint)) {
+      Files.createDirectories(mountPoint); // a dead mount left by kill -9 stays for sharefs to clear
+    }
+    int logStart = logText().length();
+    List<String> cmd = command("mount", "--data-dir", dataDir.toString(), "--listen", listen);
+    cmd.addAll(extraArgs);
+    cmd.add(mountPoint.toString());
+    process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
+    LIVE.add(this);
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (System.currentTimeMillis() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("sharefs exited with " + process.exitValue() + ":\n" + logText());
+      }
+      if (logText().indexOf("mounted at " + mountPoint, logStart) >= 0) {
+        return this;
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException("sharefs did not mount within 60 s:\n" + logText());
+  }
+
+  public String logText() {
+    try {
+      return Files.exists(log) ? Files.readString(log) : "";
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
+  public Path mountPoint() {
+    return mountPoint;
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  public Process process() {
+    return process;
+  }
+
+  /** SIGTERM and wait: the clean stop a user gets from Ctrl-C. Returns the exit code. */
+  public int stop() throws Exception {
+    if (process == null) {
+      return -1;
+    }
+    process.destroy();
+    if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      kill();
+      throw new IllegalStateException("sharefs did not stop within 30 s on SIGTERM:\n" + logText());
+    }
+    LIVE.remove(this);
+    return process.exitValue();
+  }
+
+  /** kill -9, leaving a dead FUSE mount behind as a crash would. */
+  public void kill9() throws Exception {
+    if (process != null && process.isAlive()) {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+    LIVE.remove(this);
+  }
+
+  private void kill() {
+    if (process != null && process.isAlive()) {
+      process.destroyForcibly();
+      try {
+        process.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    forceUnmount(mountPoint);
+  }
+
+  static void forceUnmount(Path mp) {
+    for (List<String> cmd : List.of(List.of("fusermount", "-u", "-z", mp.toString()), List.of("umount", "-l", mp.toString()))) {
+      try {
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+            .waitFor(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        // best effort
+      }
+      if (!isMounted(mp)) {
+        return;
+      }
+    }
+  }
+
+  static boolean isMounted(Path mp) {
+    try {
+      String target = " " + mp.toAbsolutePath().normalize() + " ";
+      return Files.readString(Path.of("/proc/self/mountinfo")).contains(target);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (process != null && process.isAlive()) {
+        stop();
+      }
+    } catch (Exception e) {
+      kill();
+    } finally {
+      LIVE.remove(this);
+      if (isMounted(mountPoint)) {
+        forceUnmount(mountPoint);
+      }
+    }
+  }
+
+  /** Runs a shell command, returns its exit code and output. */
+  public static Result sh(Path cwd, String script) throws Exception {
+    return run(cwd, List.of("bash", "-c", script));
+  }
+
+  /** Runs a shell command as an unprivileged user (uid:gid), as the web server would. */
+  public static Result shAs(int uid, int gid, Path cwd, String script) throws Exception {
+    return run(cwd, List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "bash", "-c", script));
+  }
+
+  static Result run(Path cwd, List<String> cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).start();
+    StringBuilder out = new StringBuilder();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        out.append(line).append('\n');
+      }
+    }
+    if (!p.waitFor(300, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("command timed out: " + cmd);
+    }
+    return new Result(p.exitValue(), out.toString());
+  }
+
+  /** Exit code and combined output of a command. */
+  public record Result(int code, String out) {
+    public Result ok() {
+      if (code != 0) {
+        throw new AssertionError("command failed with " + code + ":\n" + out);
+      }
+      return this;
+    }
+  }
+}
