@@ -41,13 +41,17 @@ final class MountCommand implements Callable<Integer> {
       description = "The initial voters, this node included (default: this node alone).")
   String peers;
 
-  @Option(names = "--attr-timeout", defaultValue = "1.0", paramLabel = "SECONDS",
-      description = "How long the kernel caches attributes (default: ${DEFAULT-VALUE}).")
-  double attrTimeout;
+  @Option(names = "--attr-timeout", paramLabel = "SECONDS",
+      description = "How long the kernel caches attributes (default: 1.0 alone, 0 in a cluster).")
+  Double attrTimeout;
 
-  @Option(names = "--entry-timeout", defaultValue = "1.0", paramLabel = "SECONDS",
-      description = "How long the kernel caches name lookups (default: ${DEFAULT-VALUE}).")
-  double entryTimeout;
+  @Option(names = "--entry-timeout", paramLabel = "SECONDS",
+      description = "How long the kernel caches name lookups (default: 1.0 alone, 0 in a cluster).")
+  Double entryTimeout;
+
+  @Option(names = "--secret-file", paramLabel = "FILE",
+      description = "File holding the cluster secret (>= 16 chars) all nodes share; or set SHAREFS_CLUSTER_SECRET.")
+  Path secretFile;
 
   @Option(names = "--kernel-cache", defaultValue = "auto", paramLabel = "auto|keep|off",
       description = "Page cache: auto (drop on open if changed), keep, off (direct I/O) (default: ${DEFAULT-VALUE}).")
@@ -61,15 +65,37 @@ final class MountCommand implements Callable<Integer> {
       description = "Log entries between metadata snapshots; the log is purged up to each (default: ${DEFAULT-VALUE}).")
   long snapshotEvery;
 
+  @Option(names = "--write-timeout", defaultValue = "15", paramLabel = "SECONDS",
+      description = "How long a change waits for a quorum before it fails with EIO (default: ${DEFAULT-VALUE}).")
+  double writeTimeout;
+
+  @Option(names = "--metrics", paramLabel = "HOST:PORT",
+      description = "Where to serve /metrics, /healthz and /readyz (default: the --listen host, port + 2; 'off' disables).")
+  String metricsAddress;
+
   @Option(names = "--nonempty", description = "Mount even if MOUNTPOINT has entries (they are hidden while mounted).")
   boolean nonEmpty;
 
   @Override
   public Integer call() {
     validate();
+    Map<String, String> peerMap = parsePeers();
+    boolean cluster = peerMap.size() > 1;
+    String secret;
+    try {
+      secret = Secrets.read(secretFile, cluster);
+    } catch (IOException e) {
+      spec.commandLine().getErr().println("sharefs: " + e.getMessage());
+      return 1;
+    }
+    double defaultTimeout = cluster ? 0.0 : 1.0;
     NodeConfig cfg = new NodeConfig(dataDir.toAbsolutePath(), mountPoint.toAbsolutePath(), nodeId, listen,
-        parsePeers(), attrTimeout, entryTimeout, kernelCache, nonEmpty,
-        new VfsConfig(inlineThreshold, 16), snapshotEvery);
+        peerMap, attrTimeout != null ? attrTimeout : defaultTimeout,
+        entryTimeout != null ? entryTimeout : defaultTimeout, kernelCache, nonEmpty,
+        new VfsConfig(inlineThreshold, 16), snapshotEvery, (long) (writeTimeout * 1000),
+        "off".equals(metricsAddress) ? null
+            : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
+        secret);
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("INT"), s -> stop.countDown());
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
@@ -101,8 +127,14 @@ final class MountCommand implements Callable<Integer> {
     if (!kernelCache.matches("auto|keep|off")) {
       throw new ParameterException(spec.commandLine(), "--kernel-cache must be auto, keep or off, got '" + kernelCache + "'");
     }
-    if (attrTimeout < 0 || entryTimeout < 0) {
+    if ((attrTimeout != null && attrTimeout < 0) || (entryTimeout != null && entryTimeout < 0)) {
       throw new ParameterException(spec.commandLine(), "timeouts cannot be negative");
+    }
+    if (metricsAddress != null && !metricsAddress.equals("off") && !metricsAddress.matches("[^:]+:\\d{1,5}")) {
+      throw new ParameterException(spec.commandLine(), "--metrics must be HOST:PORT or off, got '" + metricsAddress + "'");
+    }
+    if (writeTimeout <= 0) {
+      throw new ParameterException(spec.commandLine(), "--write-timeout must be positive");
     }
     if (inlineThreshold < 0 || inlineThreshold > 1 << 20) {
       throw new ParameterException(spec.commandLine(), "--inline-threshold must be between 0 and 1048576");

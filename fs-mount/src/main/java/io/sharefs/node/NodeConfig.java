@@ -16,7 +16,24 @@ import java.util.Map;
  * @param entryTimeout seconds the kernel may cache name lookups
  * @param kernelCache page-cache policy: "auto" (drop on open if mtime/size changed), "keep", "off"
  * @param allowNonEmpty mount over a directory that has entries (hides them)
+ * @param writeTimeoutMs how long a change waits for a quorum before failing with EIO
+ * @param metrics host:port of the metrics/health endpoint, or null for none
+ * @param secret cluster secret every node-to-node call carries; null on a lone node (one is generated)
  */
 public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String listen, Map<String, String> peers,
     double attrTimeout, double entryTimeout, String kernelCache, boolean allowNonEmpty, VfsConfig vfs,
-    long snapshotEvery) {}
+    long snapshotEvery, long writeTimeoutMs, String metrics, String secret) {
+
+  /** The default metrics endpoint: the Raft port + 2 on the same host. */
+  public static String defaultMetricsAddress(String raftAddress) {
+    int colon = raftAddress.lastIndexOf(':');
+    return raftAddress.substring(0, colon) + ":" + (Integer.parseInt(raftAddress.substring(colon + 1)) + 2);
+  }
+
+
+  /** The block/admin gRPC port: the Raft port + 1. */
+  public static String dataAddress(String raftAddress) {
+    int colon = raftAddress.lastIndexOf(':');
+    return raftAddress.substring(0, colon) + ":" + (Integer.parseInt(raftAddress.substring(colon + 1)) + 1);
+  }
+}

@@ -1,8 +1,12 @@
 package io.sharefs.node;
 
+import io.sharefs.block.grpc.BlockClient;
+import io.sharefs.block.grpc.BlockServiceImpl;
+import io.sharefs.block.grpc.ClusterSecret;
+import io.sharefs.block.grpc.NodeServer;
+import io.sharefs.block.replica.ReplicatingBlockStore;
 import io.sharefs.block.rocks.RocksBlockStore;
 import io.sharefs.fuse.FuseAdapter;
-import io.sharefs.fuse.OpObserver;
 import io.sharefs.meta.ratis.RaftConfig;
 import io.sharefs.meta.ratis.RaftMetaStore;
 import io.sharefs.meta.table.MetaTables;
@@ -24,9 +28,13 @@ public final class SharefsNode implements AutoCloseable {
   private final List<AutoCloseable> resources = new ArrayList<>();
   private DataDirLock lock;
   private RaftMetaStore meta;
-  private RocksBlockStore blocks;
+  private RocksBlockStore localBlocks;
+  private ReplicatingBlockStore blocks;
+  private BlockClient blockClient;
+  private NodeServer nodeServer;
   private Vfs vfs;
   private FuseMount mount;
+  private final NodeMetrics metrics = new NodeMetrics();
 
   private SharefsNode(NodeConfig config) {
     this.config = config;
@@ -50,10 +58,16 @@ public final class SharefsNode implements AutoCloseable {
       FuseAdapter.checkLibfuse();
     }
     lock = DataDirLock.acquire(config.dataDir());
-    blocks = RocksBlockStore.open(config.dataDir().resolve("blocks"));
+    ClusterSecret secret = new ClusterSecret(config.secret() != null ? config.secret() : localSecret(config.dataDir()));
+    localBlocks = RocksBlockStore.open(config.dataDir().resolve("blocks"));
+    String dataAddress = NodeConfig.dataAddress(config.listen());
+    int colon = dataAddress.lastIndexOf(':');
+    nodeServer = NodeServer.start(dataAddress.substring(0, colon), Integer.parseInt(dataAddress.substring(colon + 1)),
+        secret, List.of(new BlockServiceImpl(localBlocks)));
+    blockClient = new BlockClient(secret, 10_000);
     MetaTables tables = MetaTables.open(config.dataDir().resolve("meta"));
     RaftConfig rc = new RaftConfig(config.nodeId(), config.peers(), config.dataDir().resolve("raft"),
-        config.snapshotEvery(), RaftConfig.DEFAULT_WRITE_TIMEOUT_MS);
+        config.snapshotEvery(), config.writeTimeoutMs());
     try {
       meta = RaftMetaStore.start(rc, tables);
     } catch (IOException | RuntimeException e) {
@@ -68,12 +82,63 @@ public final class SharefsNode implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted");
     }
+    blocks = new ReplicatingBlockStore(localBlocks, blockClient, new RaftPeers(meta), config.writeTimeoutMs());
+    meta.stateMachine().setApplyListener(r -> {
+      if (r.inode() != null && !r.inode().blocks().isEmpty()) {
+        blocks.prefetch(missing(r.inode()));
+      }
+    });
+    Thread catchUp = new Thread(this::pullMissingBlocks, "block-catch-up");
+    catchUp.setDaemon(true);
+    catchUp.start();
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir());
     vfs.recoverOrphans();
+    metrics.bind(meta, blocks, vfs);
+    if (config.metrics() != null) {
+      int c = config.metrics().lastIndexOf(':');
+      metrics.serve(config.metrics().substring(0, c), Integer.parseInt(config.metrics().substring(c + 1)), meta,
+          () -> mount != null && !mount.loop().isDone());
+    }
     if (config.mountPoint() != null) {
-      mount = FuseMount.mount(new FuseAdapter(vfs, OpObserver.NONE), config.mountPoint(), mountOptions(), 15_000);
+      mount = FuseMount.mount(new FuseAdapter(vfs, metrics), config.mountPoint(), mountOptions(), 15_000);
       LOG.info("sharefs node {} mounted at {}", config.nodeId(), config.mountPoint());
     }
+  }
+
+  /** Queues every block a committed file references that this node lacks (after a restart or join). */
+  private void pullMissingBlocks() {
+    try {
+      meta.tables().forEachInode(i -> {
+        if (!i.blocks().isEmpty() && blocks != null) {
+          blocks.prefetch(missing(i));
+        }
+        return blocks != null;
+      });
+    } catch (RuntimeException e) {
+      LOG.debug("block catch-up scan stopped: {}", e.toString());
+    }
+  }
+
+  private List<byte[]> missing(io.sharefs.meta.Inode i) {
+    List<byte[]> out = new ArrayList<>();
+    for (var r : i.blocks()) {
+      if (!r.isHole() && !localBlocks.has(r.hash())) {
+        out.add(r.hash());
+      }
+    }
+    return out;
+  }
+
+  /** A lone node still authenticates its data port: with a random secret kept in the data dir. */
+  private static String localSecret(Path dataDir) throws IOException {
+    Path f = dataDir.resolve("secret");
+    if (!Files.exists(f)) {
+      byte[] b = new byte[24];
+      new java.security.SecureRandom().nextBytes(b);
+      Files.writeString(f, java.util.HexFormat.of().formatHex(b));
+      Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    }
+    return Files.readString(f).trim();
   }
 
   private static String rootMessage(Throwable e) {
@@ -135,7 +200,7 @@ public final class SharefsNode implements AutoCloseable {
     return meta;
   }
 
-  public RocksBlockStore blocks() {
+  public ReplicatingBlockStore blocks() {
     return blocks;
   }
 
@@ -143,8 +208,13 @@ public final class SharefsNode implements AutoCloseable {
     return mount;
   }
 
+  public NodeMetrics metrics() {
+    return metrics;
+  }
+
   @Override
   public void close() {
+    metrics.close();
     if (mount != null) {
       mount.close();
       mount = null;
@@ -160,6 +230,18 @@ public final class SharefsNode implements AutoCloseable {
     if (blocks != null) {
       blocks.close();
       blocks = null;
+    }
+    if (nodeServer != null) {
+      nodeServer.close();
+      nodeServer = null;
+    }
+    if (blockClient != null) {
+      blockClient.close();
+      blockClient = null;
+    }
+    if (localBlocks != null) {
+      localBlocks.close();
+      localBlocks = null;
     }
     if (lock != null) {
       try {

@@ -97,7 +97,15 @@ public final class Vfs implements AutoCloseable {
   // ---------------------------------------------------------------- lookups
 
   public Inode getattr(String path) {
-    return withOpenState(resolve(path));
+    try {
+      return withOpenState(resolve(path));
+    } catch (FsException e) {
+      if (e.errno() != Errno.ENOENT) {
+        throw e;
+      }
+      meta.syncWithLeader(); // a file just created elsewhere may not have reached this replica yet
+      return withOpenState(resolve(path));
+    }
   }
 
   public Inode fgetattr(String path, long fh) {
@@ -337,6 +345,7 @@ public final class Vfs implements AutoCloseable {
   }
 
   public long open(Ctx ctx, String path, int flags) {
+    meta.syncWithLeader(); // close-to-open: see everything closed anywhere before this open
     Inode i = resolve(path);
     if (i.isDir() && (flags & O_ACCMODE) != O_RDONLY) {
       throw new FsException(Errno.EISDIR);
@@ -452,6 +461,13 @@ public final class Vfs implements AutoCloseable {
     OpenFile.Pending p;
     try {
       p = f.prepareCommit();
+      List<byte[]> stored = new ArrayList<>();
+      for (var r : p.blocks()) {
+        if (!r.isHole()) {
+          stored.add(r.hash());
+        }
+      }
+      blocks.awaitReplicated(stored);
     } catch (BlockStoreException e) {
       throw BlockReader.storageError(e);
     }

@@ -29,6 +29,23 @@ public final class NodeProcess implements AutoCloseable {
   private final Path log;
   private final String listen;
   private Process process;
+  private final java.util.Map<String, String> env = new java.util.HashMap<>();
+
+  /** Adds an environment variable for the node process. */
+  public NodeProcess env(String key, String value) {
+    env.put(key, value);
+    return this;
+  }
+
+  /** SIGSTOP: the node freezes as if cut off, its sockets stay open. */
+  public void pause() throws Exception {
+    run(Path.of("/"), List.of("kill", "-STOP", Long.toString(process.pid()))).ok();
+  }
+
+  /** SIGCONT after {@link #pause}. */
+  public void resume() throws Exception {
+    run(Path.of("/"), List.of("kill", "-CONT", Long.toString(process.pid()))).ok();
+  }
 
   public NodeProcess(Path dataDir, Path mountPoint, String listen, List<String> extraArgs) {
     this.dataDir = dataDir;
@@ -65,19 +82,33 @@ public final class NodeProcess implements AutoCloseable {
 
   /** Starts the node and waits until the mount answers. */
   public NodeProcess start() throws Exception {
+    launch();
+    return awaitMounted();
+  }
+
+  private int logStart;
+
+  /** Starts the process without waiting (cluster members must start together to elect a leader). */
+  public void launch() throws Exception {
     if (!isMounted(mountPoint)) {
       Files.createDirectories(mountPoint); // a dead mount left by kill -9 stays for sharefs to clear
     }
-    int logStart = logText().length();
+    logStart = logText().length();
     List<String> cmd = command("mount", "--data-dir", dataDir.toString(), "--listen", listen);
     cmd.addAll(extraArgs);
     cmd.add(mountPoint.toString());
-    process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-        .start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(env);
+    process = pb.start();
     LIVE.add(this);
+  }
+
+  /** Waits until this node's mount answers. */
+  public NodeProcess awaitMounted() throws Exception {
     long deadline = System.currentTimeMillis() + 60_000;
     while (System.currentTimeMillis() < deadline) {
-      if (!process.isAlive()) {
+      if (process == null || !process.isAlive()) {
         throw new IllegalStateException("sharefs exited with " + process.exitValue() + ":\n" + logText());
       }
       if (logText().indexOf("mounted at " + mountPoint, logStart) >= 0) {

@@ -27,6 +27,12 @@ public interface MetaStore extends AutoCloseable {
   /** Proposes a settled mutation and returns once it is applied on this replica. */
   MetaResult submit(MetaOp op);
 
+  /**
+   * Close-to-open barrier: returns once this replica has applied everything committed anywhere before
+   * the call (a no-op where the local replica is authoritative).
+   */
+  default void syncWithLeader() {}
+
   /** Approximate number of inodes. */
   long inodeCount();
 

@@ -37,6 +37,7 @@ public final class MetaStateMachine extends BaseStateMachine {
   private final ReentrantLock applyLock = new ReentrantLock();
   private final Condition appliedAdvanced = applyLock.newCondition();
   private volatile long appliedIndex;
+  private volatile java.util.function.Consumer<MetaResult> applyListener = r -> {};
 
   public MetaStateMachine(MetaTables tables) {
     this.tables = tables;
@@ -80,8 +81,24 @@ public final class MetaStateMachine extends BaseStateMachine {
     } finally {
       applyLock.unlock();
     }
+    try {
+      applyListener.accept(result);
+    } catch (RuntimeException e) {
+      LOG.warn("apply listener failed at index {}", index, e);
+    }
     return CompletableFuture.completedFuture(
         Message.valueOf(UnsafeByteOperations.unsafeWrap(MetaOps.encodeResult(result))));
+  }
+
+  /** Called after each applied mutation, outside the apply lock (e.g. to pull the blocks of new files). */
+  public void setApplyListener(java.util.function.Consumer<MetaResult> listener) {
+    this.applyListener = listener;
+  }
+
+  /** Read barrier: nothing to read, the reply itself says the replica caught up with the read index. */
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    return CompletableFuture.completedFuture(Message.EMPTY);
   }
 
   @Override
@@ -121,6 +138,19 @@ public final class MetaStateMachine extends BaseStateMachine {
     } finally {
       applyLock.unlock();
     }
+  }
+
+  private final java.util.concurrent.atomic.AtomicLong leaderChanges = new java.util.concurrent.atomic.AtomicLong();
+
+  @Override
+  public void notifyLeaderChanged(org.apache.ratis.protocol.RaftGroupMemberId groupMemberId,
+      org.apache.ratis.protocol.RaftPeerId newLeaderId) {
+    leaderChanges.incrementAndGet();
+    LOG.info("metadata leader is now {}", newLeaderId);
+  }
+
+  public long leaderChanges() {
+    return leaderChanges.get();
   }
 
   public long appliedIndex() {

@@ -112,6 +112,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("16MB"));
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(800, TimeUnit.MILLISECONDS));
     return p;
@@ -154,6 +156,84 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       throw new FsException(Errno.EIO, "interrupted");
     }
     return MetaOps.decodeResult(reply.getMessage().getContent().toByteArray());
+  }
+
+  @Override
+  public void syncWithLeader() {
+    try {
+      if (server.getDivision(GROUP_ID).getInfo().isLeader()) {
+        return; // the leader applies before it answers any writer
+      }
+      RaftClientRequest req = RaftClientRequest.newBuilder()
+          .setClientId(localClientId)
+          .setServerId(server.getId())
+          .setGroupId(GROUP_ID)
+          .setCallId(callIds.incrementAndGet())
+          .setMessage(Message.EMPTY)
+          .setType(RaftClientRequest.readRequestType())
+          .build();
+      RaftClientReply reply = server.submitClientRequestAsync(req).get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
+      if (!reply.isSuccess()) {
+        throw new FsException(Errno.EIO, "read barrier failed: " + reply.getException());
+      }
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      throw new FsException(Errno.EIO, "cannot reach the metadata leader: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FsException(Errno.EIO, "interrupted");
+    }
+  }
+
+  /** Current members as id → Raft address, and whether each votes. */
+  public java.util.Map<String, String> members() {
+    java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+    try {
+      var conf = server.getDivision(GROUP_ID).getRaftConf();
+      for (RaftPeer p : conf.getAllPeers()) {
+        out.put(p.getId().toString(), p.getAddress());
+      }
+    } catch (IOException e) {
+      LOG.debug("no division yet", e);
+    }
+    return out;
+  }
+
+  /** Number of voting members in the current configuration. */
+  public int voters() {
+    try {
+      return server.getDivision(GROUP_ID).getRaftConf()
+          .getCurrentPeers(org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER).size();
+    } catch (IOException e) {
+      return config.peers().size();
+    }
+  }
+
+  /** What this peer knows of the group right now. */
+  public record Status(String nodeId, String role, long term, String leaderId, long commitIndex, long appliedIndex,
+      java.util.Map<String, String> members, long logBytes) {}
+
+  public Status status() {
+    try {
+      var d = server.getDivision(GROUP_ID);
+      var info = d.getInfo();
+      return new Status(config.nodeId(), info.getCurrentRole().name().toLowerCase(java.util.Locale.ROOT),
+          info.getCurrentTerm(), info.getLeaderId() == null ? "" : info.getLeaderId().toString(),
+          d.getRaftLog().getLastCommittedIndex(), stateMachine.appliedIndex(), members(), dirSize(config.raftDir()));
+    } catch (IOException e) {
+      return new Status(config.nodeId(), "starting", 0, "", -1, stateMachine.appliedIndex(), java.util.Map.of(), 0);
+    }
+  }
+
+  private static long dirSize(java.nio.file.Path dir) {
+    try (var s = Files.walk(dir)) {
+      return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return -1;
+    }
+  }
+
+  public String nodeId() {
+    return config.nodeId();
   }
 
   /**

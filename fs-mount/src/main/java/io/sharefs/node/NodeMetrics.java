@@ -1,0 +1,137 @@
+package io.sharefs.node;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.sharefs.block.replica.ReplicatingBlockStore;
+import io.sharefs.fuse.OpObserver;
+import io.sharefs.meta.Errno;
+import io.sharefs.meta.ratis.RaftMetaStore;
+import io.sharefs.vfs.Vfs;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+/**
+ * This node's Prometheus metrics, in a registry of its own (so in-process nodes never collide), and
+ * the HTTP endpoint serving {@code /metrics}, {@code /healthz} (process alive) and {@code /readyz}
+ * (mounted, in a group with a leader, applied index close to the commit index).
+ */
+public final class NodeMetrics implements OpObserver, AutoCloseable {
+  /** Readiness bound on how far this replica may trail the commit index. */
+  public static final long READY_MAX_LAG = 1000;
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Histogram opSeconds = Histogram.builder().name("sharefs_fuse_op_seconds")
+      .help("FUSE operation latency").labelNames("op")
+      .classicUpperBounds(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5)
+      .register(registry);
+  private final Counter opErrors = Counter.builder().name("sharefs_fuse_errors_total")
+      .help("FUSE operations that returned an error").labelNames("op", "errno").register(registry);
+  private HTTPServer http;
+
+  @Override
+  public void observe(String op, long nanos, int errno) {
+    opSeconds.labelValues(op).observe(nanos / 1e9);
+    if (errno != 0) {
+      opErrors.labelValues(op, Errno.name(errno)).inc();
+    }
+  }
+
+  /** Registers the gauges that read the node's components on every scrape. */
+  public void bind(RaftMetaStore meta, ReplicatingBlockStore blocks, Vfs vfs) {
+    GaugeWithCallback.builder().name("sharefs_raft_role").help("1 for this node's current Raft role")
+        .labelNames("role").callback(cb -> {
+          String role = meta.status().role();
+          for (String r : List.of("leader", "follower", "listener", "candidate", "starting")) {
+            cb.call(r.equals(role) ? 1 : 0, r);
+          }
+        }).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_term").help("current Raft term")
+        .callback(cb -> cb.call(meta.status().term())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_commit_index").help("last committed log index known here")
+        .callback(cb -> cb.call(meta.status().commitIndex())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_applied_index").help("last log index applied to the local tables")
+        .callback(cb -> cb.call(meta.status().appliedIndex())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_apply_lag").help("commit index minus applied index")
+        .callback(cb -> {
+          var s = meta.status();
+          cb.call(Math.max(0, s.commitIndex() - s.appliedIndex()));
+        }).register(registry);
+    CounterWithCallback.builder().name("sharefs_raft_leader_changes_total").help("leader changes seen")
+        .callback(cb -> cb.call(meta.stateMachine().leaderChanges())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_log_bytes").help("bytes of Raft log and snapshots on disk")
+        .callback(cb -> cb.call(meta.status().logBytes())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_members").help("members of the metadata group")
+        .callback(cb -> cb.call(meta.status().members().size())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_meta_inodes").help("inodes in the local replica (estimate)")
+        .callback(cb -> cb.call(meta.inodeCount())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_blocks").help("blocks in the local block store (estimate)")
+        .callback(cb -> cb.call(blocks.blockCount())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_block_store_bytes").help("bytes in the local block store")
+        .callback(cb -> cb.call(blocks.storedBytes())).register(registry);
+    CounterWithCallback.builder().name("sharefs_block_cache_hits_total").help("block reads served locally")
+        .callback(cb -> cb.call(blocks.localHits())).register(registry);
+    CounterWithCallback.builder().name("sharefs_block_cache_misses_total").help("block reads not found locally")
+        .callback(cb -> cb.call(blocks.localMisses())).register(registry);
+    CounterWithCallback.builder().name("sharefs_block_peer_fetches_total").help("blocks fetched from peers")
+        .callback(cb -> cb.call(blocks.fetchedFromPeers())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_block_pull_queue_length").help("blocks queued for background pull")
+        .callback(cb -> cb.call(blocks.pullQueueLength())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_block_replication_pending").help("blocks written here still being pushed to a quorum")
+        .callback(cb -> cb.call(blocks.replicationPending())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_open_handles").help("open file handles")
+        .callback(cb -> cb.call(vfs.openHandles())).register(registry);
+  }
+
+  /** Serves the endpoint on host:port. */
+  public void serve(String host, int port, RaftMetaStore meta, BooleanSupplier mounted) throws IOException {
+    try {
+      http = HTTPServer.builder().hostname(host).port(port).registry(registry).registerHealthHandler(false)
+          .defaultHandler(ex -> health(ex, meta, mounted)).buildAndStart();
+    } catch (IOException e) {
+      throw new IOException("cannot serve metrics on " + host + ":" + port + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void health(HttpExchange ex, RaftMetaStore meta, BooleanSupplier mounted) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    int code;
+    String body;
+    if (path.equals("/healthz")) {
+      code = 200;
+      body = "ok\n";
+    } else if (path.equals("/readyz")) {
+      var s = meta.status();
+      long lag = s.commitIndex() - s.appliedIndex();
+      boolean ready = mounted.getAsBoolean() && !s.leaderId().isEmpty() && lag <= READY_MAX_LAG;
+      code = ready ? 200 : 503;
+      body = (ready ? "ready" : "not ready") + ": mounted=" + mounted.getAsBoolean() + " leader=" + s.leaderId()
+          + " role=" + s.role() + " lag=" + lag + "\n";
+    } else {
+      code = 404;
+      body = "try /metrics, /healthz or /readyz\n";
+    }
+    byte[] b = body.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().add("Content-Type", "text/plain; charset=utf-8");
+    ex.sendResponseHeaders(code, b.length);
+    ex.getResponseBody().write(b);
+    ex.close();
+  }
+
+  public PrometheusRegistry registry() {
+    return registry;
+  }
+
+  @Override
+  public void close() {
+    if (http != null) {
+      http.close();
+    }
+  }
+}

@@ -1,0 +1,143 @@
+package io.sharefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sharefs.it.NodeProcess.Result;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Three node processes, each with its own FUSE mount, sharing one tree. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ClusterTest {
+  @TempDir static Path tmp;
+  SharefsCluster cluster;
+
+  @BeforeAll
+  void start() throws Exception {
+    cluster = SharefsCluster.start(tmp.resolve("c"), 3, "--write-timeout", "5", "--snapshot-every", "300");
+  }
+
+  @AfterAll
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  Path m(int i) {
+    return cluster.mountPoint(i);
+  }
+
+  static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  @Test
+  void everyChangeOnOneNodeIsVisibleOnTheOthers() throws Exception {
+    Path a = Files.createDirectories(m(0).resolve("vis"));
+    byte[] big = random(2_500_000, 1);
+    Files.write(a.resolve("small.php"), "<?php echo 1;".getBytes());
+    Files.write(a.resolve("big.jpg"), big);
+    NodeProcess.sh(a, "echo more >> small.php && truncate -s 5 big.jpg && chmod 600 small.php && "
+        + "ln -s small.php link && ln small.php hard && mkdir sub && mv hard sub/moved && "
+        + "touch gone && rm gone && printf x > renamed-src && mv renamed-src renamed-dst").ok();
+    Files.getFileAttributeView(a.resolve("small.php"), UserDefinedFileAttributeView.class)
+        .write("wp.meta", ByteBuffer.wrap("v".getBytes()));
+    String expected = NodeProcess.sh(a, "find . -printf '%p %y %m %s %n %l\\n' | sort; cat small.php; "
+        + "od -c big.jpg | head -1; getfattr -n user.wp.meta small.php 2>/dev/null || true").ok().out();
+    for (int i = 1; i < 3; i++) {
+      Path b = m(i).resolve("vis");
+      String seen = NodeProcess.sh(b, "find . -printf '%p %y %m %s %n %l\\n' | sort; cat small.php; "
+          + "od -c big.jpg | head -1; getfattr -n user.wp.meta small.php 2>/dev/null || true").ok().out();
+      assertEquals(expected, seen, "node " + (i + 1));
+      ByteBuffer v = ByteBuffer.allocate(8);
+      Files.getFileAttributeView(b.resolve("small.php"), UserDefinedFileAttributeView.class).read("wp.meta", v);
+      assertEquals("v", new String(v.array(), 0, v.position()));
+    }
+    // A large file written on node 3 reads back identical on node 1 (its blocks pulled or fetched).
+    Files.write(m(2).resolve("vis/from3.bin"), big);
+    assertArrayEquals(big, Files.readAllBytes(m(0).resolve("vis/from3.bin")));
+  }
+
+  @Test
+  void closeToOpenAcrossNodes() throws Exception {
+    Path dir = Files.createDirectories(m(0).resolve("c2o"));
+    for (int k = 0; k < 30; k++) {
+      byte[] v = random(16384, k);
+      Files.write(dir.resolve("f"), v); // close() returns: committed
+      int reader = 1 + (k % 2);
+      assertArrayEquals(v, Files.readAllBytes(m(reader).resolve("c2o/f")), "version " + k + " on node " + (reader + 1));
+    }
+  }
+
+  @Test
+  void concurrentWritersConvergeToOneVersion() throws Exception {
+    Path f1 = m(0).resolve("race.txt");
+    Path f2 = m(1).resolve("race.txt");
+    Files.write(f1, new byte[0]);
+    Thread t1 = new Thread(() -> writeMany(f1, 'A'));
+    Thread t2 = new Thread(() -> writeMany(f2, 'B'));
+    t1.start();
+    t2.start();
+    t1.join();
+    t2.join();
+    byte[] on1 = Files.readAllBytes(m(0).resolve("race.txt"));
+    byte[] on2 = Files.readAllBytes(m(1).resolve("race.txt"));
+    byte[] on3 = Files.readAllBytes(m(2).resolve("race.txt"));
+    assertArrayEquals(on1, on2);
+    assertArrayEquals(on1, on3);
+    assertEquals(4096, on1.length);
+    assertTrue(on1[0] == 'A' || on1[0] == 'B');
+    for (byte b : on1) {
+      assertEquals(on1[0], b, "one writer's whole version wins, never a mix");
+    }
+  }
+
+  private static void writeMany(Path f, char c) {
+    byte[] v = new byte[4096];
+    java.util.Arrays.fill(v, (byte) c);
+    for (int i = 0; i < 20; i++) {
+      try {
+        Files.write(f, v);
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    }
+  }
+
+  @Test
+  void metricsAreServedAndParse() throws Exception {
+    String text = cluster.metrics(0);
+    for (String name : List.of("sharefs_raft_role", "sharefs_raft_commit_index", "sharefs_raft_applied_index",
+        "sharefs_fuse_op_seconds_bucket", "sharefs_blocks", "sharefs_block_pull_queue_length")) {
+      assertTrue(text.contains(name), name + " missing from\n" + text);
+    }
+    for (String line : text.split("\n")) {
+      if (!line.startsWith("#") && !line.isBlank()) {
+        String value = line.substring(line.lastIndexOf(' ') + 1);
+        Double.parseDouble(value); // every sample parses
+      }
+    }
+    assertEquals(1, text.lines().filter(l -> l.matches("sharefs_raft_role\\{role=\"(leader|follower)\"} 1(\\.0)?")).count());
+  }
+}

@@ -1,0 +1,175 @@
+package io.sharefs.it;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.StringJoiner;
+
+/**
+ * N sharefs node processes on loopback, each with its own data dir and FUSE mount, in the spirit of
+ * Ratis' MiniRaftCluster: start, wait for all mounts, kill -9 / restart / pause a node, and a close
+ * that always stops every process and unmounts.
+ */
+public final class SharefsCluster implements AutoCloseable {
+  static final String SECRET = "it-tests-cluster-secret-0123456789";
+
+  private final Path root;
+  private final List<String> ids = new ArrayList<>();
+  private final Map<String, String> addresses = new LinkedHashMap<>();
+  private final List<NodeProcess> nodes = new ArrayList<>();
+  private final List<String> extraArgs;
+
+  private SharefsCluster(Path root, int n, List<String> extraArgs) throws Exception {
+    this.root = root;
+    this.extraArgs = extraArgs;
+    for (int i = 1; i <= n; i++) {
+      String id = "n" + i;
+      ids.add(id);
+      addresses.put(id, "127.0.0.1:" + freeEvenPortPair());
+    }
+  }
+
+  /** A free port p with p+1 and p+2 also free (Raft, blocks, metrics). */
+  static int freeEvenPortPair() throws Exception {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int p = NodeProcess.freePort();
+      try (var a = new java.net.ServerSocket(p); var b = new java.net.ServerSocket(p + 1);
+          var m = new java.net.ServerSocket(p + 2)) {
+        return p;
+      } catch (java.io.IOException e) {
+        // try another
+      }
+    }
+    throw new IllegalStateException("no free port pair");
+  }
+
+  public static SharefsCluster start(Path root, int n, String... extraArgs) throws Exception {
+    SharefsCluster c = new SharefsCluster(root, n, List.of(extraArgs));
+    try {
+      for (int i = 0; i < n; i++) {
+        c.nodes.add(c.newNode(i));
+      }
+      for (NodeProcess p : c.nodes) {
+        p.launch();
+      }
+      for (NodeProcess p : c.nodes) {
+        p.awaitMounted();
+      }
+      return c;
+    } catch (Exception | Error e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  private String peers() {
+    StringJoiner j = new StringJoiner(",");
+    addresses.forEach((id, a) -> j.add(id + "=" + a));
+    return j.toString();
+  }
+
+  private NodeProcess newNode(int i) throws Exception {
+    String id = ids.get(i);
+    Path dir = root.resolve(id);
+    Files.createDirectories(dir);
+    List<String> args = new ArrayList<>(List.of("--node-id", id, "--peers", peers()));
+    args.addAll(extraArgs);
+    return new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args)
+        .env("SHAREFS_CLUSTER_SECRET", SECRET);
+  }
+
+  public int size() {
+    return nodes.size();
+  }
+
+  public Path mountPoint(int i) {
+    return nodes.get(i).mountPoint();
+  }
+
+  public NodeProcess node(int i) {
+    return nodes.get(i);
+  }
+
+  public void kill9(int i) throws Exception {
+    nodes.get(i).kill9();
+    NodeProcess.forceUnmount(mountPoint(i));
+  }
+
+  public void stop(int i) throws Exception {
+    nodes.get(i).stop();
+  }
+
+  public void restart(int i) throws Exception {
+    nodes.get(i).close();
+    NodeProcess fresh = newNode(i);
+    nodes.set(i, fresh);
+    fresh.start();
+  }
+
+  public void pause(int i) throws Exception {
+    nodes.get(i).pause();
+  }
+
+  public void resume(int i) throws Exception {
+    nodes.get(i).resume();
+  }
+
+  /** The node's /metrics text. */
+  public String metrics(int i) throws Exception {
+    String a = addresses.get(ids.get(i));
+    int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1)) + 2;
+    var c = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + port + "/metrics").openConnection();
+    c.setConnectTimeout(2000);
+    c.setReadTimeout(5000);
+    try (var in = c.getInputStream()) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Index of the current leader according to the nodes' metrics, waiting up to {@code timeoutMs}. */
+  public int leader(long timeoutMs, int... skip) throws Exception {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    while (System.currentTimeMillis() < deadline) {
+      for (int i = 0; i < nodes.size(); i++) {
+        final int idx = i;
+        if (java.util.Arrays.stream(skip).anyMatch(x -> x == idx)) {
+          continue;
+        }
+        try {
+          if (metrics(i).contains("sharefs_raft_role{role=\"leader\"} 1")) {
+            return i;
+          }
+        } catch (java.io.IOException e) {
+          // node down or starting
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("no leader within " + timeoutMs + " ms\n" + logs());
+  }
+
+  public String logs() {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < nodes.size(); i++) {
+      b.append("---- ").append(ids.get(i)).append(" ----\n").append(nodes.get(i).logText());
+    }
+    return b.toString();
+  }
+
+  @Override
+  public void close() {
+    for (NodeProcess p : nodes) {
+      try {
+        p.resume();
+      } catch (Exception e) {
+        // not paused or not running
+      }
+    }
+    for (NodeProcess p : nodes) {
+      p.close();
+    }
+  }
+}

@@ -1,0 +1,90 @@
+package io.sharefs.block.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.sharefs.block.BlockHash;
+import io.sharefs.proto.BlockDataProto;
+import io.sharefs.proto.BlockIdProto;
+import io.sharefs.proto.BlockServiceGrpc;
+import io.sharefs.proto.PutBlockReplyProto;
+import java.security.MessageDigest;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/** Calls other nodes' block services; one channel per peer address, every call carrying the secret. */
+public final class BlockClient implements AutoCloseable {
+  private final ClusterSecret secret;
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final long timeoutMs;
+
+  public BlockClient(ClusterSecret secret, long timeoutMs) {
+    this.secret = secret;
+    this.timeoutMs = timeoutMs;
+  }
+
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+        .maxInboundMessageSize(8 << 20).build());
+  }
+
+  private BlockServiceGrpc.BlockServiceFutureStub stub(String address) {
+    return BlockServiceGrpc.newFutureStub(channel(address)).withCallCredentials(secret.callCredentials())
+        .withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS);
+  }
+
+  /** Sends a block to a peer; completes when the peer has stored it. */
+  public CompletableFuture<Void> put(String address, byte[] hash, byte[] data, int off, int len) {
+    BlockDataProto req = BlockDataProto.newBuilder().setHash(ByteString.copyFrom(hash))
+        .setData(UnsafeByteOperations.unsafeWrap(data, off, len)).build();
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    ListenableFuture<PutBlockReplyProto> call = stub(address).putBlock(req);
+    Futures.addCallback(call, new FutureCallback<>() {
+      @Override
+      public void onSuccess(PutBlockReplyProto r) {
+        f.complete(null);
+      }
+
+      @Override
+      public void onFailure(Throwable t) {
+        f.completeExceptionally(t);
+      }
+    }, MoreExecutors.directExecutor());
+    return f;
+  }
+
+  /** The block from a peer, verified; null if the peer does not have it. Throws on transport errors or a bad copy. */
+  public byte[] get(String address, byte[] hash) throws Exception {
+    try {
+      BlockDataProto r = stub(address).getBlock(BlockIdProto.newBuilder().setHash(ByteString.copyFrom(hash)).build())
+          .get(timeoutMs + 1000, TimeUnit.MILLISECONDS);
+      byte[] data = r.getData().toByteArray();
+      if (!MessageDigest.isEqual(hash, BlockHash.of(data))) {
+        throw new IllegalStateException("peer " + address + " sent bytes that do not match block " + BlockHash.hex(hash));
+      }
+      return data;
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof StatusRuntimeException s && s.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public void close() {
+    for (ManagedChannel c : channels.values()) {
+      c.shutdownNow();
+    }
+    channels.clear();
+  }
+}

@@ -1,0 +1,251 @@
+package io.sharefs.block.replica;
+
+import io.sharefs.block.BlockHash;
+import io.sharefs.block.BlockStore;
+import io.sharefs.block.BlockStoreException;
+import io.sharefs.block.CorruptBlockException;
+import io.sharefs.block.grpc.BlockClient;
+import io.sharefs.block.rocks.RocksBlockStore;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's block store in a cluster: blocks are written locally and pushed to every other member
+ * at once; {@link #awaitReplicated} holds a commit until a quorum of copies exists. Reads come from
+ * the local store; a missing block is fetched from a peer (verified, kept), and a corrupt local copy
+ * is replaced by a good one from a peer. A background puller fetches the blocks of files committed
+ * elsewhere, so every node ends up holding every block.
+ */
+public final class ReplicatingBlockStore implements BlockStore {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicatingBlockStore.class);
+
+  private final RocksBlockStore local;
+  private final BlockClient client;
+  private final Peers peers;
+  private final long timeoutMs;
+  private final Map<ByteBuffer, Pending> pending = new ConcurrentHashMap<>();
+  private final LinkedBlockingQueue<byte[]> pullQueue = new LinkedBlockingQueue<>();
+  private final Thread puller;
+  private volatile boolean closed;
+  private final AtomicLong fetchedFromPeers = new AtomicLong();
+  private final AtomicLong localHits = new AtomicLong();
+  private final AtomicLong localMisses = new AtomicLong();
+  private final AtomicLong repairedCorrupt = new AtomicLong();
+
+  private static final class Pending {
+    final CompletableFuture<Void> quorum = new CompletableFuture<>();
+    final AtomicInteger acks = new AtomicInteger();
+    final AtomicInteger failures = new AtomicInteger();
+    volatile String lastError = "";
+  }
+
+  public ReplicatingBlockStore(RocksBlockStore local, BlockClient client, Peers peers, long timeoutMs) {
+    this.local = local;
+    this.client = client;
+    this.peers = peers;
+    this.timeoutMs = timeoutMs;
+    this.puller = new Thread(this::pullLoop, "block-puller");
+    puller.setDaemon(true);
+    puller.start();
+  }
+
+  public RocksBlockStore local() {
+    return local;
+  }
+
+  @Override
+  public byte[] put(byte[] data, int off, int len) {
+    byte[] hash = local.put(data, off, len);
+    List<String> others = peers.others();
+    int needed = Math.min(peers.writeQuorum() - 1, others.size());
+    if (others.isEmpty()) {
+      return hash;
+    }
+    ByteBuffer key = ByteBuffer.wrap(hash);
+    if (pending.containsKey(key)) {
+      return hash;
+    }
+    Pending p = new Pending();
+    if (needed <= 0) {
+      p.quorum.complete(null);
+    }
+    pending.put(key, p);
+    byte[] copy = Arrays.copyOfRange(data, off, off + len);
+    int total = others.size();
+    for (String peer : others) {
+      client.put(peer, hash, copy, 0, len).whenComplete((v, e) -> {
+        if (e == null) {
+          if (p.acks.incrementAndGet() >= needed) {
+            p.quorum.complete(null);
+          }
+        } else {
+          p.lastError = peer + ": " + e.getMessage();
+          if (total - p.failures.incrementAndGet() < needed) {
+            p.quorum.completeExceptionally(new BlockStoreException("block " + BlockHash.hex(hash)
+                + " reached only " + (1 + p.acks.get()) + " of " + (needed + 1) + " copies (" + p.lastError + ")", e,
+                false));
+          }
+        }
+      });
+    }
+    return hash;
+  }
+
+  @Override
+  public void awaitReplicated(List<byte[]> hashes) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    for (byte[] h : hashes) {
+      ByteBuffer key = ByteBuffer.wrap(h);
+      Pending p = pending.get(key);
+      if (p == null) {
+        continue;
+      }
+      try {
+        p.quorum.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        pending.remove(key, p);
+      } catch (TimeoutException e) {
+        throw new BlockStoreException("block " + BlockHash.hex(h) + " not replicated to a quorum within "
+            + timeoutMs + " ms (" + p.lastError + ")", e, false);
+      } catch (java.util.concurrent.ExecutionException e) {
+        pending.remove(key, p);
+        throw (BlockStoreException) e.getCause();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new BlockStoreException("interrupted", e, false);
+      }
+    }
+  }
+
+  @Override
+  public byte[] get(byte[] hash) {
+    try {
+      byte[] v = local.get(hash);
+      if (v != null) {
+        localHits.incrementAndGet();
+        return v;
+      }
+      localMisses.incrementAndGet();
+    } catch (CorruptBlockException e) {
+      LOG.error("{}; fetching a good copy from a peer", e.getMessage());
+      byte[] good = fetch(hash);
+      if (good == null) {
+        throw e;
+      }
+      repairedCorrupt.incrementAndGet();
+      return good;
+    }
+    return fetch(hash);
+  }
+
+  /** Fetches a block from the first peer that has a good copy, stores it locally; null if none has it. */
+  private byte[] fetch(byte[] hash) {
+    for (String peer : peers.others()) {
+      try {
+        byte[] data = client.get(peer, hash);
+        if (data != null) {
+          local.putVerified(hash, data);
+          fetchedFromPeers.incrementAndGet();
+          return data;
+        }
+      } catch (Exception e) {
+        LOG.warn("fetching block {} from {} failed: {}", BlockHash.hex(hash), peer, e.toString());
+      }
+    }
+    return null;
+  }
+
+  /** Queues blocks of a file committed elsewhere, to be pulled in the background if absent. */
+  public void prefetch(List<byte[]> hashes) {
+    pullQueue.addAll(hashes);
+  }
+
+  public int pullQueueLength() {
+    return pullQueue.size();
+  }
+
+  public long fetchedFromPeers() {
+    return fetchedFromPeers.get();
+  }
+
+  public long localHits() {
+    return localHits.get();
+  }
+
+  public long localMisses() {
+    return localMisses.get();
+  }
+
+  public int replicationPending() {
+    return pending.size();
+  }
+
+  private void pullLoop() {
+    while (!closed) {
+      byte[] h;
+      try {
+        h = pullQueue.poll(200, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (h == null || local.has(h)) {
+        continue;
+      }
+      if (fetch(h) == null) {
+        LOG.debug("block {} not yet available from any peer; retrying later", BlockHash.hex(h));
+        try {
+          Thread.sleep(100);
+        } catch (InterruptedException e) {
+          return;
+        }
+        pullQueue.add(h);
+      }
+    }
+  }
+
+  @Override
+  public boolean has(byte[] hash) {
+    return local.has(hash);
+  }
+
+  @Override
+  public void delete(byte[] hash) {
+    local.delete(hash);
+  }
+
+  @Override
+  public void sync() {
+    local.sync();
+  }
+
+  @Override
+  public long blockCount() {
+    return local.blockCount();
+  }
+
+  @Override
+  public long storedBytes() {
+    return local.storedBytes();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    puller.interrupt();
+    try {
+      puller.join(2000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
