@@ -158,8 +158,21 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     return MetaOps.decodeResult(reply.getMessage().getContent().toByteArray());
   }
 
+  /** Until when open() skips the barrier because the leader could not be reached (reads stay local). */
+  private volatile long barrierDegradedUntil;
+  static final long BARRIER_TIMEOUT_MS = 1000;
+  static final long BARRIER_BACKOFF_MS = 5000;
+
+  /**
+   * Close-to-open barrier on followers: a Raft read-index round to the leader, after which this replica
+   * has applied everything committed before the call. A node cut off from the leader cannot do that;
+   * it then serves its local (possibly stale) replica for a while instead of failing reads.
+   */
   @Override
   public void syncWithLeader() {
+    if (System.currentTimeMillis() < barrierDegradedUntil) {
+      return;
+    }
     try {
       if (server.getDivision(GROUP_ID).getInfo().isLeader()) {
         return; // the leader applies before it answers any writer
@@ -172,16 +185,23 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
           .setMessage(Message.EMPTY)
           .setType(RaftClientRequest.readRequestType())
           .build();
-      RaftClientReply reply = server.submitClientRequestAsync(req).get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
+      RaftClientReply reply = server.submitClientRequestAsync(req).get(BARRIER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
       if (!reply.isSuccess()) {
-        throw new FsException(Errno.EIO, "read barrier failed: " + reply.getException());
+        degrade(String.valueOf(reply.getException()));
       }
     } catch (IOException | ExecutionException | TimeoutException e) {
-      throw new FsException(Errno.EIO, "cannot reach the metadata leader: " + e, e);
+      degrade(e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new FsException(Errno.EIO, "interrupted");
     }
+  }
+
+  private void degrade(String why) {
+    if (barrierDegradedUntil < System.currentTimeMillis()) {
+      LOG.warn("cannot reach the metadata leader ({}); serving reads from the local replica, which may be stale", why);
+    }
+    barrierDegradedUntil = System.currentTimeMillis() + BARRIER_BACKOFF_MS;
   }
 
   /** Current members as id → Raft address, and whether each votes. */

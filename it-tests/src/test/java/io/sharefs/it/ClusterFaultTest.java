@@ -1,0 +1,150 @@
+package io.sharefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Crashes, restarts and a node cut off from the majority, with real processes and mounts. */
+class ClusterFaultTest {
+  @TempDir Path tmp;
+
+  static byte[] content(int k) {
+    byte[] b = new byte[k % 3 == 0 ? 200_000 : 16_384];
+    new Random(k).nextBytes(b);
+    return b;
+  }
+
+  /** Waits until every acknowledged file reads back identical on every node. */
+  static void assertAllPresent(SharefsCluster c, Map<Integer, Boolean> acked, String dir) throws Exception {
+    long deadline = System.currentTimeMillis() + 60_000;
+    AssertionError last = null;
+    while (System.currentTimeMillis() < deadline) {
+      try {
+        for (int i = 0; i < c.size(); i++) {
+          for (int k : acked.keySet()) {
+            Path p = c.mountPoint(i).resolve(dir).resolve("w-" + k);
+            if (!Files.exists(p) || !Arrays.equals(content(k), Files.readAllBytes(p))) {
+              throw new AssertionError("node " + (i + 1) + " lacks acknowledged file w-" + k);
+            }
+          }
+        }
+        return;
+      } catch (AssertionError e) {
+        last = e;
+        Thread.sleep(200);
+      }
+    }
+    throw last;
+  }
+
+  @Test
+  void leaderKilledUnderWritesLosesNothingAcknowledged() throws Exception {
+    try (SharefsCluster c = SharefsCluster.start(tmp, 3, "--write-timeout", "20")) {
+      int leader = c.leader(30_000);
+      int writerNode = (leader + 1) % 3;
+      Path dir = Files.createDirectories(c.mountPoint(writerNode).resolve("load"));
+      Map<Integer, Boolean> acked = new ConcurrentHashMap<>();
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicLong lastAckAt = new AtomicLong();
+      AtomicLong failures = new AtomicLong();
+      Thread writer = new Thread(() -> {
+        for (int k = 0; !stop.get(); k++) {
+          try {
+            Files.write(dir.resolve("w-" + k), content(k));
+            acked.put(k, true);
+            lastAckAt.set(System.nanoTime());
+          } catch (IOException e) {
+            failures.incrementAndGet();
+          }
+        }
+      });
+      writer.start();
+      Thread.sleep(1500);
+      int before = acked.size();
+      long killedAt = System.nanoTime();
+      c.kill9(leader);
+      long resumed = -1;
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (System.currentTimeMillis() < deadline) {
+        long t = lastAckAt.get();
+        if (t > killedAt) {
+          resumed = t - killedAt;
+          break;
+        }
+        Thread.sleep(10);
+      }
+      Thread.sleep(1500);
+      stop.set(true);
+      writer.join();
+      assertTrue(resumed > 0, "writes never resumed after the leader died\n" + c.logs());
+      System.out.printf("leader kill: %d files acked before, %d in all, %d failed writes, next ack after %.0f ms%n",
+          before, acked.size(), failures.get(), resumed / 1e6);
+      c.restart(leader);
+      assertAllPresent(c, acked, "load");
+    }
+  }
+
+  @Test
+  void restartedFollowerCatchesUpFromTheLog() throws Exception {
+    try (SharefsCluster c = SharefsCluster.start(tmp, 3)) {
+      int leader = c.leader(30_000);
+      int follower = (leader + 1) % 3;
+      Path dir = Files.createDirectories(c.mountPoint(leader).resolve("catchup"));
+      Map<Integer, Boolean> acked = new ConcurrentHashMap<>();
+      c.kill9(follower);
+      for (int k = 0; k < 40; k++) {
+        Files.write(dir.resolve("w-" + k), content(k));
+        acked.put(k, true);
+      }
+      c.restart(follower);
+      assertAllPresent(c, acked, "catchup");
+    }
+  }
+
+  @Test
+  void cutOffNodeRefusesWritesServesReadsAndRejoins() throws Exception {
+    try (SharefsCluster c = SharefsCluster.start(tmp, 3, "--write-timeout", "3")) {
+      Path f = c.mountPoint(0).resolve("before.txt");
+      Files.writeString(f, "still readable");
+      c.leader(30_000);
+      c.pause(1);
+      c.pause(2);
+      try {
+        IOException e = assertThrows(IOException.class,
+            () -> Files.writeString(c.mountPoint(0).resolve("during.txt"), "x"));
+        assertTrue(String.valueOf(e.getMessage()).contains("Input/output error") || e.toString().contains("I/O"),
+            e.toString());
+        assertEquals("still readable", Files.readString(f));
+      } finally {
+        c.resume(1);
+        c.resume(2);
+      }
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (true) {
+        try {
+          Files.writeString(c.mountPoint(0).resolve("after.txt"), "healed");
+          break;
+        } catch (IOException e) {
+          if (System.currentTimeMillis() > deadline) {
+            throw e;
+          }
+          Thread.sleep(200);
+        }
+      }
+      assertEquals("healed", Files.readString(c.mountPoint(2).resolve("after.txt")));
+    }
+  }
+}
