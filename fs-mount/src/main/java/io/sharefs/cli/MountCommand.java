@@ -73,6 +73,18 @@ final class MountCommand implements Callable<Integer> {
       description = "Where to serve /metrics, /healthz and /readyz (default: the --listen host, port + 2; 'off' disables).")
   String metricsAddress;
 
+  @Option(names = "--log-segment-bytes", defaultValue = "8388608", paramLabel = "BYTES",
+      description = "Raft log segment size; closed segments are purged after each snapshot (default: ${DEFAULT-VALUE}).")
+  long segmentBytes;
+
+  @Option(names = "--join", paramLabel = "HOST:PORT",
+      description = "Join the running cluster that has a member at this --listen address (first start only).")
+  String join;
+
+  @Option(names = "--max-voters", defaultValue = "3", paramLabel = "N",
+      description = "Members beyond this many join as non-voting listeners (default: ${DEFAULT-VALUE}).")
+  int maxVoters;
+
   @Option(names = "--nonempty", description = "Mount even if MOUNTPOINT has entries (they are hidden while mounted).")
   boolean nonEmpty;
 
@@ -80,7 +92,7 @@ final class MountCommand implements Callable<Integer> {
   public Integer call() {
     validate();
     Map<String, String> peerMap = parsePeers();
-    boolean cluster = peerMap.size() > 1;
+    boolean cluster = peerMap.size() > 1 || join != null;
     String secret;
     try {
       secret = Secrets.read(secretFile, cluster);
@@ -95,7 +107,7 @@ final class MountCommand implements Callable<Integer> {
         new VfsConfig(inlineThreshold, 16), snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
-        secret);
+        secret, segmentBytes, join, maxVoters);
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("INT"), s -> stop.countDown());
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
@@ -132,6 +144,18 @@ final class MountCommand implements Callable<Integer> {
     }
     if (metricsAddress != null && !metricsAddress.equals("off") && !metricsAddress.matches("[^:]+:\\d{1,5}")) {
       throw new ParameterException(spec.commandLine(), "--metrics must be HOST:PORT or off, got '" + metricsAddress + "'");
+    }
+    if (join != null && !join.matches("[^:]+:\\d{1,5}")) {
+      throw new ParameterException(spec.commandLine(), "--join must be HOST:PORT, got '" + join + "'");
+    }
+    if (join != null && peers != null) {
+      throw new ParameterException(spec.commandLine(), "--join and --peers exclude each other");
+    }
+    if (maxVoters < 1) {
+      throw new ParameterException(spec.commandLine(), "--max-voters must be at least 1");
+    }
+    if (segmentBytes < 64 * 1024) {
+      throw new ParameterException(spec.commandLine(), "--log-segment-bytes must be at least 65536");
     }
     if (writeTimeout <= 0) {
       throw new ParameterException(spec.commandLine(), "--write-timeout must be positive");

@@ -19,10 +19,14 @@ import java.util.Map;
  * @param writeTimeoutMs how long a change waits for a quorum before failing with EIO
  * @param metrics host:port of the metrics/health endpoint, or null for none
  * @param secret cluster secret every node-to-node call carries; null on a lone node (one is generated)
+ * @param segmentBytes Raft log segment size (closed segments are purged after snapshots)
+ * @param join Raft address of any member of a running cluster to join (first start only), or null
+ * @param maxVoters members beyond this many join as non-voting listeners
  */
 public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String listen, Map<String, String> peers,
     double attrTimeout, double entryTimeout, String kernelCache, boolean allowNonEmpty, VfsConfig vfs,
-    long snapshotEvery, long writeTimeoutMs, String metrics, String secret) {
+    long snapshotEvery, long writeTimeoutMs, String metrics, String secret, long segmentBytes, String join,
+    int maxVoters) {
 
   /** The default metrics endpoint: the Raft port + 2 on the same host. */
   public static String defaultMetricsAddress(String raftAddress) {

@@ -9,6 +9,13 @@ import io.sharefs.block.rocks.RocksBlockStore;
 import io.sharefs.fuse.FuseAdapter;
 import io.sharefs.meta.ratis.RaftConfig;
 import io.sharefs.meta.ratis.RaftMetaStore;
+import io.sharefs.meta.ratis.RaftMetaStore.Member;
+import io.sharefs.node.admin.AdminClient;
+import io.sharefs.node.admin.AdminServiceImpl;
+import io.sharefs.node.admin.NodeStatus;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 import io.sharefs.meta.table.MetaTables;
 import io.sharefs.vfs.Vfs;
 import java.io.IOException;
@@ -32,6 +39,7 @@ public final class SharefsNode implements AutoCloseable {
   private ReplicatingBlockStore blocks;
   private BlockClient blockClient;
   private NodeServer nodeServer;
+  private DeferredAdmin adminService;
   private Vfs vfs;
   private FuseMount mount;
   private final NodeMetrics metrics = new NodeMetrics();
@@ -62,17 +70,55 @@ public final class SharefsNode implements AutoCloseable {
     localBlocks = RocksBlockStore.open(config.dataDir().resolve("blocks"));
     String dataAddress = NodeConfig.dataAddress(config.listen());
     int colon = dataAddress.lastIndexOf(':');
+    adminService = new DeferredAdmin();
     nodeServer = NodeServer.start(dataAddress.substring(0, colon), Integer.parseInt(dataAddress.substring(colon + 1)),
-        secret, List.of(new BlockServiceImpl(localBlocks)));
+        secret, List.of(new BlockServiceImpl(localBlocks), adminService));
     blockClient = new BlockClient(secret, 10_000);
     MetaTables tables = MetaTables.open(config.dataDir().resolve("meta"));
-    RaftConfig rc = new RaftConfig(config.nodeId(), config.peers(), config.dataDir().resolve("raft"),
-        config.snapshotEvery(), config.writeTimeoutMs());
+    Path raftDir = config.dataDir().resolve("raft");
+    Map<String, String> peers = config.peers();
+    Set<String> listeners = Set.of();
+    boolean joining = config.join() != null && !hasRaftState(raftDir);
+    if (joining) {
+      // Start with the cluster's current members; we are added to them once our server runs.
+      try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), secret)) {
+        AdminClient.Members m = seed.members();
+        peers = new LinkedHashMap<>();
+        Set<String> ls = new java.util.HashSet<>();
+        for (Member x : m.members()) {
+          peers.put(x.id(), x.address());
+          if (!x.voter()) {
+            ls.add(x.id());
+          }
+        }
+        if (peers.containsKey(config.nodeId())) {
+          throw new IOException("a member named " + config.nodeId() + " already exists in the cluster at " + config.join());
+        }
+        boolean voter = m.members().stream().filter(Member::voter).count() < m.maxVoters();
+        peers.put(config.nodeId(), config.listen());
+        if (!voter) {
+          ls.add(config.nodeId());
+        }
+        listeners = ls;
+      } catch (IOException e) {
+        tables.close();
+        throw new IOException("cannot join the cluster at " + config.join() + ": " + e.getMessage(), e);
+      }
+    }
+    RaftConfig rc = new RaftConfig(config.nodeId(), peers, raftDir,
+        config.snapshotEvery(), config.writeTimeoutMs(), config.segmentBytes(), listeners);
     try {
       meta = RaftMetaStore.start(rc, tables);
     } catch (IOException | RuntimeException e) {
       tables.close();
       throw new IOException("cannot start the metadata peer on " + config.listen() + ": " + rootMessage(e), e);
+    }
+    if (joining) {
+      try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), secret)) {
+        seed.addMember(new Member(config.nodeId(), config.listen(), !listeners.contains(config.nodeId())));
+        LOG.info("joined the cluster through {} as {}", config.join(),
+            listeners.contains(config.nodeId()) ? "listener" : "voter");
+      }
     }
     try {
       if (!meta.awaitLeader(30_000)) {
@@ -91,6 +137,8 @@ public final class SharefsNode implements AutoCloseable {
     Thread catchUp = new Thread(this::pullMissingBlocks, "block-catch-up");
     catchUp.setDaemon(true);
     catchUp.start();
+    meta.stateMachine().setSnapshotInstalledListener(this::pullMissingBlocks);
+    adminService.delegate = new AdminServiceImpl(meta, this::status, config.maxVoters());
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir());
     vfs.recoverOrphans();
     metrics.bind(meta, blocks, vfs);
@@ -102,6 +150,69 @@ public final class SharefsNode implements AutoCloseable {
     if (config.mountPoint() != null) {
       mount = FuseMount.mount(new FuseAdapter(vfs, metrics), config.mountPoint(), mountOptions(), 15_000);
       LOG.info("sharefs node {} mounted at {}", config.nodeId(), config.mountPoint());
+    }
+  }
+
+  private static boolean hasRaftState(Path raftDir) throws IOException {
+    if (!Files.isDirectory(raftDir)) {
+      return false;
+    }
+    try (var s = Files.list(raftDir)) {
+      return s.findAny().isPresent();
+    }
+  }
+
+  /** What `sharefs status` reports for this node. */
+  public NodeStatus status() {
+    RaftMetaStore.Status s = meta.status();
+    long free = -1;
+    try {
+      free = Files.getFileStore(config.dataDir()).getUsableSpace();
+    } catch (IOException e) {
+      LOG.debug("disk space", e);
+    }
+    return new NodeStatus(s.nodeId(), s.role(), s.term(), s.leaderId(), s.commitIndex(), s.appliedIndex(),
+        meta.memberList(), blocks.blockCount(), blocks.storedBytes(), blocks.pullQueueLength(),
+        blocks.replicationPending(), meta.inodeCount(), s.logBytes(), free, version(), config.maxVoters());
+  }
+
+  static String version() {
+    String v = SharefsNode.class.getPackage().getImplementationVersion();
+    return v == null ? "dev" : v;
+  }
+
+  /** The admin service is registered before the metadata peer exists; calls before then are refused. */
+  private static final class DeferredAdmin extends io.sharefs.proto.AdminServiceGrpc.AdminServiceImplBase {
+    volatile AdminServiceImpl delegate;
+
+    private AdminServiceImpl d() {
+      if (delegate == null) {
+        throw io.grpc.Status.UNAVAILABLE.withDescription("node is starting").asRuntimeException();
+      }
+      return delegate;
+    }
+
+    @Override
+    public void status(io.sharefs.proto.StatusRequestProto r, io.grpc.stub.StreamObserver<io.sharefs.proto.StatusReplyProto> o) {
+      d().status(r, o);
+    }
+
+    @Override
+    public void members(io.sharefs.proto.MembersRequestProto r,
+        io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
+      d().members(r, o);
+    }
+
+    @Override
+    public void addMember(io.sharefs.proto.AddMemberRequestProto r,
+        io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
+      d().addMember(r, o);
+    }
+
+    @Override
+    public void removeMember(io.sharefs.proto.RemoveMemberRequestProto r,
+        io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
+      d().removeMember(r, o);
     }
   }
 

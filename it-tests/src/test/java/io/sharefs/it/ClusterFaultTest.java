@@ -115,6 +115,31 @@ class ClusterFaultTest {
   }
 
   @Test
+  void restartedFollowerCatchesUpFromASnapshotOnceTheLogIsPurged() throws Exception {
+    try (SharefsCluster c = SharefsCluster.start(tmp, 3, "--snapshot-every", "40", "--log-segment-bytes", "65536")) {
+      int leader = c.leader(30_000);
+      int follower = (leader + 2) % 3;
+      Path dir = Files.createDirectories(c.mountPoint(leader).resolve("snap"));
+      Map<Integer, Boolean> acked = new ConcurrentHashMap<>();
+      c.kill9(follower);
+      for (int k = 0; k < 150; k++) { // several snapshots, each purging the log the follower would need
+        Files.write(dir.resolve("w-" + k), content(k));
+        acked.put(k, true);
+      }
+      c.restart(follower);
+      assertAllPresent(c, acked, "snap");
+      assertTrue(c.node(follower).logText().contains("installed metadata snapshot"), c.node(follower).logText());
+      // And it keeps applying new entries after the install.
+      Files.write(c.mountPoint(leader).resolve("snap/after"), new byte[] {7});
+      long deadline = System.currentTimeMillis() + 10_000;
+      while (!Files.exists(c.mountPoint(follower).resolve("snap/after")) && System.currentTimeMillis() < deadline) {
+        Thread.sleep(50);
+      }
+      assertArrayEquals(new byte[] {7}, Files.readAllBytes(c.mountPoint(follower).resolve("snap/after")));
+    }
+  }
+
+  @Test
   void cutOffNodeRefusesWritesServesReadsAndRejoins() throws Exception {
     try (SharefsCluster c = SharefsCluster.start(tmp, 3, "--write-timeout", "3")) {
       Path f = c.mountPoint(0).resolve("before.txt");

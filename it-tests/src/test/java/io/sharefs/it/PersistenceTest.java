@@ -85,7 +85,7 @@ class PersistenceTest {
   void logIsPurgedAfterSnapshots() throws Exception {
     Path data = tmp.resolve("data2");
     try (NodeProcess node = new NodeProcess(data, tmp.resolve("mnt2"), "127.0.0.1:" + NodeProcess.freePort(),
-        List.of("--snapshot-every", "200")).start()) {
+        List.of("--snapshot-every", "200", "--log-segment-bytes", "65536")).start()) {
       NodeProcess.sh(node.mountPoint(), "for i in $(seq 1 600); do echo $i > f$i; done").ok();
       assertEquals("600\n", NodeProcess.sh(node.mountPoint(), "cat f600; ls | wc -l | tr -d ' ' > /dev/null").ok().out());
     }

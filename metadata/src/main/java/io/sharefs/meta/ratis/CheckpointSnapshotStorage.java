@@ -31,8 +31,14 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
 
   @Override
   public void init(RaftStorage storage) throws IOException {
-    this.smDir = storage.getStorageDir().getStateMachineDir();
+    this.smDir = storage.getStorageDir().getStateMachineDir().toPath().resolve("snapshots").toFile();
     Files.createDirectories(smDir.toPath());
+    Files.createDirectories(tmpDir());
+    this.latest = scanLatest();
+  }
+
+  /** Re-reads the newest snapshot from disk (after one was installed from the leader). */
+  void rescan() throws IOException {
     this.latest = scanLatest();
   }
 
@@ -40,8 +46,9 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
     return smDir.toPath().resolve("snapshot." + term + "_" + index);
   }
 
+  /** Outside the snapshots dir: Ratis replaces that whole dir when it installs a snapshot. */
   Path tmpDir() {
-    return smDir.toPath().resolve("tmp");
+    return smDir.toPath().resolveSibling("snapshot-tmp");
   }
 
   /** Records a just-written checkpoint as the latest snapshot. */
@@ -104,10 +111,13 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
     return m.matches() ? Long.parseLong(m.group(2)) : -1;
   }
 
-  private static SnapshotInfo describe(Path dir, long term, long index) throws IOException {
+  static SnapshotInfo describe(Path dir, long term, long index) throws IOException {
     List<FileInfo> files = new ArrayList<>();
     try (Stream<Path> s = Files.list(dir)) {
       for (Path p : s.sorted().toList()) {
+        if (p.getFileName().toString().endsWith(".md5")) {
+          continue; // written by Ratis next to each installed file
+        }
         files.add(new FileInfo(p, null));
       }
     }

@@ -19,7 +19,9 @@ import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.SnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +55,54 @@ public final class MetaStateMachine extends BaseStateMachine {
     if (ti[1] >= 0) {
       setLastAppliedTermIndex(TermIndex.valueOf(ti[0], ti[1]));
     }
-    LOG.info("metadata state machine at applied index {} (latest snapshot {})", ti[1], storage.getLatestSnapshot());
+    SnapshotInfo snap = storage.getLatestSnapshot();
+    LOG.info("metadata state machine at applied index {} (latest snapshot {})", ti[1],
+        snap == null ? "none" : snap.getTermIndex());
+    getLifeCycle().transition(LifeCycle.State.STARTING);
+    getLifeCycle().transition(LifeCycle.State.RUNNING);
+  }
+
+  /** Before a snapshot from the leader replaces the tables: no apply may run meanwhile. */
+  @Override
+  public void pause() {
+    applyLock.lock();
+    try {
+      if (getLifeCycle().getCurrentState() == LifeCycle.State.RUNNING) {
+        getLifeCycle().transition(LifeCycle.State.PAUSING);
+        getLifeCycle().transition(LifeCycle.State.PAUSED);
+      }
+    } finally {
+      applyLock.unlock();
+    }
+  }
+
+  /** After Ratis installed a snapshot from the leader: the tables become that checkpoint. */
+  @Override
+  public void reinitialize() throws IOException {
+    applyLock.lock();
+    try {
+      storage.rescan();
+      SnapshotInfo snap = storage.getLatestSnapshot();
+      if (snap == null) {
+        throw new IOException("reinitialize without an installed snapshot");
+      }
+      Path dir = storage.dirFor(snap.getTerm(), snap.getIndex());
+      tables.replaceWith(dir);
+      long[] ti = tables.appliedTermIndex();
+      appliedIndex = ti[1];
+      setLastAppliedTermIndex(TermIndex.valueOf(ti[0], ti[1]));
+      LOG.info("installed metadata snapshot {} from the leader; applied index now {}", snap.getTermIndex(), ti[1]);
+      Thread t = new Thread(snapshotInstalled, "after-snapshot-install");
+      t.setDaemon(true);
+      t.start();
+      appliedAdvanced.signalAll();
+      if (getLifeCycle().getCurrentState() == LifeCycle.State.PAUSED) {
+        getLifeCycle().transition(LifeCycle.State.STARTING);
+        getLifeCycle().transition(LifeCycle.State.RUNNING);
+      }
+    } finally {
+      applyLock.unlock();
+    }
   }
 
   @Override
@@ -88,6 +137,13 @@ public final class MetaStateMachine extends BaseStateMachine {
     }
     return CompletableFuture.completedFuture(
         Message.valueOf(UnsafeByteOperations.unsafeWrap(MetaOps.encodeResult(result))));
+  }
+
+  private volatile Runnable snapshotInstalled = () -> {};
+
+  /** Called (on its own thread) after a snapshot from the leader replaced the tables. */
+  public void setSnapshotInstalledListener(Runnable r) {
+    this.snapshotInstalled = r;
   }
 
   /** Called after each applied mutation, outside the apply lock (e.g. to pull the blocks of new files). */

@@ -12,13 +12,29 @@ import java.util.Map;
  * @param raftDir where the Raft log and snapshots live
  * @param snapshotEvery entries between automatic snapshots (after which the log is purged)
  * @param writeTimeoutMs how long a mutation may wait for a quorum before failing with EIO
+ * @param segmentBytes size at which a log segment is closed (only closed segments can be purged)
+ * @param listeners ids among {@code peers} that do not vote
  */
 public record RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery,
-    long writeTimeoutMs) {
+    long writeTimeoutMs, long segmentBytes, java.util.Set<String> listeners) {
+  public static final long DEFAULT_SEGMENT_BYTES = 8L << 20;
+
+  public RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery, long writeTimeoutMs) {
+    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, DEFAULT_SEGMENT_BYTES, java.util.Set.of());
+  }
+
+  public RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery, long writeTimeoutMs,
+      long segmentBytes) {
+    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, java.util.Set.of());
+  }
+
   public static final long DEFAULT_SNAPSHOT_EVERY = 20_000;
   public static final long DEFAULT_WRITE_TIMEOUT_MS = 15_000;
 
   public RaftConfig {
+    if (segmentBytes < 64 * 1024) {
+      throw new IllegalArgumentException("log segments must be at least 64 KiB");
+    }
     peers = new LinkedHashMap<>(peers);
     if (!peers.containsKey(nodeId)) {
       throw new IllegalArgumentException("node id " + nodeId + " is not among the peers " + peers.keySet());

@@ -24,6 +24,7 @@ import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -65,7 +66,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
-    RaftGroup group = group(config.peers());
+    RaftGroup group = group(config.peers(), config.listeners());
     RaftProperties props = properties(config);
     boolean fresh = !Files.isDirectory(config.raftDir()) || isEmpty(config.raftDir());
     this.server =
@@ -94,10 +95,74 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     return new RaftMetaStore(config, tables);
   }
 
-  static RaftGroup group(Map<String, String> peers) {
+  static RaftGroup group(Map<String, String> peers, java.util.Set<String> listeners) {
     List<RaftPeer> list = new ArrayList<>();
-    peers.forEach((id, addr) -> list.add(RaftPeer.newBuilder().setId(id).setAddress(addr).build()));
+    peers.forEach((id, addr) -> list.add(peer(id, addr, !listeners.contains(id))));
     return RaftGroup.valueOf(GROUP_ID, list);
+  }
+
+  static RaftPeer peer(String id, String address, boolean voter) {
+    return RaftPeer.newBuilder().setId(id).setAddress(address)
+        .setStartupRole(voter ? RaftPeerRole.FOLLOWER : RaftPeerRole.LISTENER).build();
+  }
+
+  /** A member of the group as the admin API reports it. */
+  public record Member(String id, String address, boolean voter) {}
+
+  /** Current members, voters first. */
+  public List<Member> memberList() {
+    List<Member> out = new ArrayList<>();
+    try {
+      var conf = server.getDivision(GROUP_ID).getRaftConf();
+      for (RaftPeer p : conf.getCurrentPeers(RaftPeerRole.FOLLOWER)) {
+        out.add(new Member(p.getId().toString(), p.getAddress(), true));
+      }
+      for (RaftPeer p : conf.getCurrentPeers(RaftPeerRole.LISTENER)) {
+        out.add(new Member(p.getId().toString(), p.getAddress(), false));
+      }
+    } catch (IOException e) {
+      LOG.debug("no division yet", e);
+    }
+    return out;
+  }
+
+  /** Adds a member online (a no-op if it is already one); returns once the new configuration is committed. */
+  public List<Member> addMember(Member m) throws IOException {
+    List<Member> now = memberList();
+    if (now.stream().anyMatch(x -> x.id().equals(m.id()))) {
+      return now;
+    }
+    List<Member> next = new ArrayList<>(now);
+    next.add(m);
+    setMembers(next);
+    return memberList();
+  }
+
+  /** Removes a member online. */
+  public List<Member> removeMember(String id) throws IOException {
+    List<Member> now = memberList();
+    if (now.stream().noneMatch(x -> x.id().equals(id))) {
+      throw new IOException("no member " + id);
+    }
+    List<Member> next = new ArrayList<>(now);
+    next.removeIf(x -> x.id().equals(id));
+    if (next.stream().noneMatch(Member::voter)) {
+      throw new IOException("cannot remove the last voter");
+    }
+    setMembers(next);
+    return memberList();
+  }
+
+  private void setMembers(List<Member> members) throws IOException {
+    List<RaftPeer> voters = new ArrayList<>();
+    List<RaftPeer> listeners = new ArrayList<>();
+    for (Member m : members) {
+      (m.voter() ? voters : listeners).add(peer(m.id(), m.address(), m.voter()));
+    }
+    RaftClientReply reply = client.admin().setConfiguration(voters, listeners);
+    if (!reply.isSuccess()) {
+      throw new IOException("membership change failed: " + reply.getException());
+    }
   }
 
   static RaftProperties properties(RaftConfig c) {
@@ -111,7 +176,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, c.snapshotEvery());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
-    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("16MB"));
+    RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(1024, c.snapshotEvery()));
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(c.segmentBytes()));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
@@ -221,8 +287,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   /** Number of voting members in the current configuration. */
   public int voters() {
     try {
-      return server.getDivision(GROUP_ID).getRaftConf()
-          .getCurrentPeers(org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER).size();
+      return server.getDivision(GROUP_ID).getRaftConf().getCurrentPeers(RaftPeerRole.FOLLOWER).size();
     } catch (IOException e) {
       return config.peers().size();
     }

@@ -52,13 +52,16 @@ public final class MetaTables implements AutoCloseable {
   private final DBOptions dbOptions;
   private final ColumnFamilyOptions cfOptions;
   private final LRUCache cache;
-  private final RocksDB db;
-  private final List<ColumnFamilyHandle> handles;
-  private final ColumnFamilyHandle meta;
-  final ColumnFamilyHandle inodes;
-  final ColumnFamilyHandle dentries;
-  final ColumnFamilyHandle xattrs;
-  final ColumnFamilyHandle orphans;
+  private volatile RocksDB db;
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private volatile ColumnFamilyHandle meta;
+  volatile ColumnFamilyHandle inodes;
+  volatile ColumnFamilyHandle dentries;
+  volatile ColumnFamilyHandle xattrs;
+  volatile ColumnFamilyHandle orphans;
+  /** Readers share; swapping in a snapshot from the leader excludes them. */
+  private final java.util.concurrent.locks.ReentrantReadWriteLock swap =
+      new java.util.concurrent.locks.ReentrantReadWriteLock();
   private final WriteOptions writeOptions;
   private final ReadOptions readOptions;
 
@@ -70,23 +73,65 @@ public final class MetaTables implements AutoCloseable {
     ColumnFamilyOptions ordered = cfOptions;
     this.dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
         .setMaxOpenFiles(512).setKeepLogFileNum(4);
-    List<ColumnFamilyDescriptor> descriptors =
+    this.descriptors =
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, ordered),
             new ColumnFamilyDescriptor("inodes".getBytes(), ordered),
             new ColumnFamilyDescriptor("dentries".getBytes(), ordered),
             new ColumnFamilyDescriptor("xattrs".getBytes(), ordered),
             new ColumnFamilyDescriptor("orphans".getBytes(), ordered));
-    this.handles = new ArrayList<>();
+    openDb();
+    // Durability comes from the Raft log (fsynced); the tables are re-derived from it after a crash.
+    this.writeOptions = new WriteOptions().setSync(false);
+    this.readOptions = new ReadOptions();
+  }
+
+  private final List<ColumnFamilyDescriptor> descriptors;
+
+  private void openDb() throws RocksDBException {
+    handles.clear();
     this.db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
     this.meta = handles.get(0);
     this.inodes = handles.get(1);
     this.dentries = handles.get(2);
     this.xattrs = handles.get(3);
     this.orphans = handles.get(4);
-    // Durability comes from the Raft log (fsynced); the tables are re-derived from it after a crash.
-    this.writeOptions = new WriteOptions().setSync(false);
-    this.readOptions = new ReadOptions();
+  }
+
+  private void closeDb() {
+    for (ColumnFamilyHandle h : handles) {
+      h.close();
+    }
+    handles.clear();
+    db.close();
+  }
+
+  /**
+   * Replaces every table with the checkpoint in {@code checkpointDir} (a snapshot installed from the
+   * leader). Readers wait meanwhile; the caller holds off applies.
+   */
+  public void replaceWith(Path checkpointDir) throws IOException {
+    swap.writeLock().lock();
+    try {
+      closeDb();
+      try (var s = Files.list(dir)) {
+        for (Path p : s.toList()) {
+          Files.delete(p);
+        }
+      }
+      try (var s = Files.list(checkpointDir)) {
+        for (Path p : s.toList()) {
+          if (!p.getFileName().toString().endsWith(".md5")) {
+            Files.copy(p, dir.resolve(p.getFileName()));
+          }
+        }
+      }
+      openDb();
+    } catch (RocksDBException e) {
+      throw new IOException("cannot open the installed snapshot: " + e.getMessage(), e);
+    } finally {
+      swap.writeLock().unlock();
+    }
   }
 
   /** Opens (creating if needed) the tables in {@code dir}; a fresh store gets the root directory. */
@@ -148,28 +193,28 @@ public final class MetaTables implements AutoCloseable {
   // ---- reads (local replica) ----
 
   public Inode getInode(long ino) {
-    byte[] v = get(inodes, inoKey(ino));
+    byte[] v = get(CF_INODES, inoKey(ino));
     return v == null ? null : Inode.fromBytes(v);
   }
 
   public Dentry getDentry(long parent, byte[] name) {
     byte[] key = dentryKey(parent, name);
-    byte[] v = get(dentries, key);
+    byte[] v = get(CF_DENTRIES, key);
     return v == null ? null : decodeDentry(key, v);
   }
 
   public byte[] getXattr(long ino, byte[] name) {
-    return get(xattrs, dentryKey(ino, name));
+    return get(CF_XATTRS, dentryKey(ino, name));
   }
 
   public boolean isOrphan(long ino) {
-    return get(orphans, inoKey(ino)) != null;
+    return get(CF_ORPHANS, inoKey(ino)) != null;
   }
 
   /** Lists children of {@code dir} whose name sorts after {@code after} (null = from the start). */
   public void listDir(long dir, byte[] after, Predicate<Dentry> consumer) {
     byte[] prefix = inoKey(dir);
-    try (RocksIterator it = db.newIterator(dentries, readOptions)) {
+    scan(CF_DENTRIES, it -> {
       if (after == null) {
         it.seek(prefix);
       } else {
@@ -188,46 +233,46 @@ public final class MetaTables implements AutoCloseable {
           break;
         }
       }
-    }
+    });
   }
 
   /** Lists the xattr names of an inode. */
   public List<byte[]> listXattrs(long ino) {
     List<byte[]> names = new ArrayList<>();
     byte[] prefix = inoKey(ino);
-    try (RocksIterator it = db.newIterator(xattrs, readOptions)) {
+    scan(CF_XATTRS, it -> {
       for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
         names.add(Arrays.copyOfRange(it.key(), 8, it.key().length));
       }
-    }
+    });
     return names;
   }
 
   /** Visits every inode in ino order (fsck, stats). */
   public void forEachInode(Predicate<Inode> visitor) {
-    try (RocksIterator it = db.newIterator(inodes, readOptions)) {
+    scan(CF_INODES, it -> {
       for (it.seekToFirst(); it.isValid(); it.next()) {
         if (!visitor.test(Inode.fromBytes(it.value()))) {
           break;
         }
       }
-    }
+    });
   }
 
   /** Every orphan inode number. */
   public List<Long> orphans() {
     List<Long> out = new ArrayList<>();
-    try (RocksIterator it = db.newIterator(orphans, readOptions)) {
+    scan(CF_ORPHANS, it -> {
       for (it.seekToFirst(); it.isValid(); it.next()) {
         out.add(ByteBuffer.wrap(it.key()).getLong());
       }
-    }
+    });
     return out;
   }
 
   /** Term and index of the last applied entry, {0, 0} for a fresh store. */
   public long[] appliedTermIndex() {
-    byte[] v = get(meta, APPLIED_KEY);
+    byte[] v = get(CF_META, APPLIED_KEY);
     if (v == null) {
       return new long[] {0, -1};
     }
@@ -268,11 +313,31 @@ public final class MetaTables implements AutoCloseable {
     }
   }
 
-  byte[] get(ColumnFamilyHandle cf, byte[] key) {
+  static final int CF_META = 0;
+  static final int CF_INODES = 1;
+  static final int CF_DENTRIES = 2;
+  static final int CF_XATTRS = 3;
+  static final int CF_ORPHANS = 4;
+
+  /** Point read of one family, taking the handle inside the lock so a snapshot swap cannot close it under us. */
+  byte[] get(int cf, byte[] key) {
+    swap.readLock().lock();
     try {
-      return db.get(cf, readOptions, key);
+      return db.get(handles.get(cf), readOptions, key);
     } catch (RocksDBException e) {
       throw new IllegalStateException("metadata read failed", e);
+    } finally {
+      swap.readLock().unlock();
+    }
+  }
+
+  /** Runs an iteration over one family under the read lock. */
+  private void scan(int cf, java.util.function.Consumer<RocksIterator> body) {
+    swap.readLock().lock();
+    try (RocksIterator it = db.newIterator(handles.get(cf), readOptions)) {
+      body.accept(it);
+    } finally {
+      swap.readLock().unlock();
     }
   }
 
@@ -302,10 +367,13 @@ public final class MetaTables implements AutoCloseable {
 
   /** Approximate number of inodes. */
   public long estimateInodes() {
+    swap.readLock().lock();
     try {
       return db.getLongProperty(inodes, "rocksdb.estimate-num-keys");
     } catch (RocksDBException e) {
       return -1;
+    } finally {
+      swap.readLock().unlock();
     }
   }
 
@@ -318,10 +386,12 @@ public final class MetaTables implements AutoCloseable {
 
   @Override
   public void close() {
-    for (ColumnFamilyHandle h : handles) {
-      h.close();
+    swap.writeLock().lock();
+    try {
+      closeDb();
+    } finally {
+      swap.writeLock().unlock();
     }
-    db.close();
     writeOptions.close();
     readOptions.close();
     dbOptions.close();
