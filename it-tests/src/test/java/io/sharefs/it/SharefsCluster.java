@@ -81,6 +81,39 @@ public final class SharefsCluster implements AutoCloseable {
         .env("SHAREFS_CLUSTER_SECRET", SECRET);
   }
 
+  /** Starts one more node that joins through node {@code via}; returns its index. */
+  public int join(int via, String... extra) throws Exception {
+    int i = nodes.size();
+    String id = "n" + (i + 1);
+    ids.add(id);
+    addresses.put(id, "127.0.0.1:" + freeEvenPortPair());
+    Path dir = root.resolve(id);
+    Files.createDirectories(dir);
+    List<String> args = new ArrayList<>(List.of("--node-id", id, "--join", addresses.get(ids.get(via))));
+    args.addAll(extraArgs);
+    args.addAll(List.of(extra));
+    NodeProcess p = new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args)
+        .env("SHAREFS_CLUSTER_SECRET", SECRET);
+    nodes.add(p);
+    p.start();
+    return i;
+  }
+
+  /** Raft address of node i. */
+  public String address(int i) {
+    return addresses.get(ids.get(i));
+  }
+
+  /** Runs a sharefs admin command against the cluster (with the secret). */
+  public NodeProcess.Result admin(String... args) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(NodeProcess.command(args)).redirectErrorStream(true);
+    pb.environment().put("SHAREFS_CLUSTER_SECRET", SECRET);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    p.waitFor();
+    return new NodeProcess.Result(p.exitValue(), out);
+  }
+
   public int size() {
     return nodes.size();
   }
@@ -163,13 +196,19 @@ public final class SharefsCluster implements AutoCloseable {
   public void close() {
     for (NodeProcess p : nodes) {
       try {
-        p.resume();
-      } catch (Exception e) {
-        // not paused or not running
+        if (p.process() != null && p.process().isAlive()) {
+          p.resume();
+        }
+      } catch (Throwable e) {
+        // not paused or already gone
       }
     }
     for (NodeProcess p : nodes) {
-      p.close();
+      try {
+        p.close();
+      } catch (Throwable e) {
+        NodeProcess.forceUnmount(p.mountPoint());
+      }
     }
   }
 }
