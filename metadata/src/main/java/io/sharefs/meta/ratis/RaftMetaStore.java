@@ -239,27 +239,43 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     if (System.currentTimeMillis() < barrierDegradedUntil) {
       return;
     }
-    try {
-      if (server.getDivision(GROUP_ID).getInfo().isLeader()) {
-        return; // the leader applies before it answers any writer
+    long deadline = System.currentTimeMillis() + BARRIER_TIMEOUT_MS;
+    String why = "";
+    while (true) {
+      try {
+        if (server.getDivision(GROUP_ID).getInfo().isLeader()) {
+          return; // the leader applies before it answers any writer
+        }
+        RaftClientRequest req = RaftClientRequest.newBuilder()
+            .setClientId(localClientId)
+            .setServerId(server.getId())
+            .setGroupId(GROUP_ID)
+            .setCallId(callIds.incrementAndGet())
+            .setMessage(Message.EMPTY)
+            .setType(RaftClientRequest.readRequestType())
+            .build();
+        long left = Math.max(1, deadline - System.currentTimeMillis());
+        RaftClientReply reply = server.submitClientRequestAsync(req).get(left, TimeUnit.MILLISECONDS);
+        if (reply.isSuccess()) {
+          return;
+        }
+        why = String.valueOf(reply.getException());
+      } catch (IOException | ExecutionException | TimeoutException e) {
+        why = e.toString();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EIO, "interrupted");
       }
-      RaftClientRequest req = RaftClientRequest.newBuilder()
-          .setClientId(localClientId)
-          .setServerId(server.getId())
-          .setGroupId(GROUP_ID)
-          .setCallId(callIds.incrementAndGet())
-          .setMessage(Message.EMPTY)
-          .setType(RaftClientRequest.readRequestType())
-          .build();
-      RaftClientReply reply = server.submitClientRequestAsync(req).get(BARRIER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-      if (!reply.isSuccess()) {
-        degrade(String.valueOf(reply.getException()));
+      if (System.currentTimeMillis() >= deadline) {
+        degrade(why);
+        return;
       }
-    } catch (IOException | ExecutionException | TimeoutException e) {
-      degrade(e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new FsException(Errno.EIO, "interrupted");
+      try {
+        Thread.sleep(20); // leader changing or replica installing a snapshot: try again shortly
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EIO, "interrupted");
+      }
     }
   }
 
