@@ -121,9 +121,12 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private static List<String> selfCommand() {
-    String java = ProcessHandle.current().info().command().orElse("java");
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
     String cp = System.getProperty("java.class.path");
-    return List.of(java, "-Xmx512m", "-cp", cp, SharefsCli.class.getName());
+    List<String> cmd = new ArrayList<>(List.of(javaBin));
+    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()); // same JVM options
+    cmd.addAll(List.of("-cp", cp, SharefsCli.class.getName()));
+    return cmd;
   }
 
   private static void pump(Process p, Path log, CountDownLatch up) {

@@ -46,7 +46,7 @@ final class MountCommand implements Callable<Integer> {
   Double attrTimeout;
 
   @Option(names = "--entry-timeout", paramLabel = "SECONDS",
-      description = "How long the kernel caches name lookups (default: 1.0 alone, 0 in a cluster).")
+      description = "How long the kernel caches name lookups (default: 1.0).")
   Double entryTimeout;
 
   @Option(names = "--secret-file", paramLabel = "FILE",
@@ -85,6 +85,11 @@ final class MountCommand implements Callable<Integer> {
       description = "Members beyond this many join as non-voting listeners (default: ${DEFAULT-VALUE}).")
   int maxVoters;
 
+  @Option(names = "--open-barrier", defaultValue = "leader", paramLabel = "leader|none",
+      description = "leader: open() on a follower first syncs with the leader (strict close-to-open, ~1 RTT); "
+          + "none: serve the local replica, which trails by the replication delay (default: ${DEFAULT-VALUE}).")
+  String openBarrier;
+
   @Option(names = "--nonempty", description = "Mount even if MOUNTPOINT has entries (they are hidden while mounted).")
   boolean nonEmpty;
 
@@ -100,11 +105,15 @@ final class MountCommand implements Callable<Integer> {
       spec.commandLine().getErr().println("sharefs: " + e.getMessage());
       return 1;
     }
-    double defaultTimeout = cluster ? 0.0 : 1.0;
+    // In a cluster the kernel may cache names (libfuse's path-based API re-resolves a cached name on
+    // every getattr/open, so renames and deletes elsewhere still show), but not attributes, which
+    // would let a reader see another node's file at its old size.
+    double defaultAttr = cluster ? 0.0 : 1.0;
+    double defaultEntry = 1.0;
     NodeConfig cfg = new NodeConfig(dataDir.toAbsolutePath(), mountPoint.toAbsolutePath(), nodeId, listen,
-        peerMap, attrTimeout != null ? attrTimeout : defaultTimeout,
-        entryTimeout != null ? entryTimeout : defaultTimeout, kernelCache, nonEmpty,
-        new VfsConfig(inlineThreshold, 16), snapshotEvery, (long) (writeTimeout * 1000),
+        peerMap, attrTimeout != null ? attrTimeout : defaultAttr,
+        entryTimeout != null ? entryTimeout : defaultEntry, kernelCache, nonEmpty,
+        new VfsConfig(inlineThreshold, 16, "leader".equals(openBarrier)), snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
         secret, segmentBytes, join, maxVoters);
@@ -153,6 +162,9 @@ final class MountCommand implements Callable<Integer> {
     }
     if (maxVoters < 1) {
       throw new ParameterException(spec.commandLine(), "--max-voters must be at least 1");
+    }
+    if (!openBarrier.matches("leader|none")) {
+      throw new ParameterException(spec.commandLine(), "--open-barrier must be leader or none, got '" + openBarrier + "'");
     }
     if (segmentBytes < 64 * 1024) {
       throw new ParameterException(spec.commandLine(), "--log-segment-bytes must be at least 65536");

@@ -35,6 +35,14 @@ final class OpenFile {
   private boolean modified;
   private long mtimeNs;
 
+  /** chmod/chown/atime changes made while dirty, committed with the content (SetAttrOp mask). */
+  private int attrValid;
+  private int attrMode;
+  private int attrUid;
+  private int attrGid;
+  private long attrAtimeNs;
+  private long attrCtimeNs;
+
   private int cachedIndex = -1;
   private byte[] cachedBlock;
 
@@ -72,6 +80,54 @@ final class OpenFile {
 
   boolean modified() {
     return modified;
+  }
+
+  /** Records an attribute change to commit with the pending content; only while modified. */
+  void setAttrs(int valid, int mode, int uid, int gid, long atimeNs, long mtimeNs, long nowNs) {
+    if ((valid & SetAttrOp.MODE) != 0) {
+      attrMode = mode;
+    }
+    if ((valid & SetAttrOp.UID) != 0) {
+      attrUid = uid;
+    }
+    if ((valid & SetAttrOp.GID) != 0) {
+      attrGid = gid;
+    }
+    if ((valid & SetAttrOp.ATIME) != 0) {
+      attrAtimeNs = atimeNs;
+    }
+    if ((valid & SetAttrOp.MTIME) != 0) {
+      this.mtimeNs = mtimeNs; // a later write moves it on again, as POSIX wants
+    }
+    attrValid |= valid & ~SetAttrOp.MTIME;
+    attrCtimeNs = nowNs;
+  }
+
+  /** The inode as this node sees it: committed attributes overlaid with pending ones. */
+  Inode overlay(Inode i) {
+    Inode.Builder b = i.toBuilder();
+    b.size = size;
+    b.blocks = pendingBlocks();
+    b.inlineData = new byte[0];
+    b.mtimeNs = mtimeNs;
+    b.ctimeNs = Math.max(Math.max(i.ctimeNs(), mtimeNs), attrCtimeNs);
+    if ((attrValid & SetAttrOp.MODE) != 0) {
+      b.mode = (i.mode() & io.sharefs.meta.FileMode.S_IFMT) | (attrMode & io.sharefs.meta.FileMode.PERM_MASK);
+    }
+    if ((attrValid & SetAttrOp.UID) != 0) {
+      b.uid = attrUid;
+    }
+    if ((attrValid & SetAttrOp.GID) != 0) {
+      b.gid = attrGid;
+    }
+    if ((attrValid & SetAttrOp.ATIME) != 0) {
+      b.atimeNs = attrAtimeNs;
+    }
+    return b.build();
+  }
+
+  io.sharefs.meta.op.CommitWriteOp.Attrs pendingAttrs() {
+    return new io.sharefs.meta.op.CommitWriteOp.Attrs(attrValid, attrMode, attrUid, attrGid, attrAtimeNs);
   }
 
   long size() {
@@ -202,6 +258,7 @@ final class OpenFile {
   /** After a successful commit: the committed inode becomes the new base. */
   void committed(Inode inode) {
     modified = false;
+    attrValid = 0;
     dirty.clear();
     reset(inode);
   }

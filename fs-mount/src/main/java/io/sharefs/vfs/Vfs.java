@@ -100,7 +100,7 @@ public final class Vfs implements AutoCloseable {
     try {
       return withOpenState(resolve(path));
     } catch (FsException e) {
-      if (e.errno() != Errno.ENOENT) {
+      if (e.errno() != Errno.ENOENT || !config.closeToOpen()) {
         throw e;
       }
       meta.syncWithLeader(); // a file just created elsewhere may not have reached this replica yet
@@ -223,7 +223,27 @@ public final class Vfs implements AutoCloseable {
 
   public Inode chmod(Ctx ctx, String path, int mode) {
     Inode i = resolve(path);
-    return submit(SetAttrOp.chmod(i.ino(), mode), ctx).orThrow();
+    Inode deferred = deferAttrs(i, SetAttrOp.MODE, mode, 0, 0, 0, 0);
+    return deferred != null ? deferred : submit(SetAttrOp.chmod(i.ino(), mode), ctx).orThrow();
+  }
+
+  /**
+   * While a file has unwritten changes on this node, attribute changes ride along with its content
+   * commit at close (tar's write, futimens, fchown, fchmod, close becomes two log entries, not five).
+   * Returns the inode as seen now, or null if the file is not being written here.
+   */
+  private Inode deferAttrs(Inode i, int valid, int mode, int uid, int gid, long atimeNs, long mtimeNs) {
+    OpenFile f = openFiles.get(i.ino());
+    if (f == null) {
+      return null;
+    }
+    synchronized (f) {
+      if (!f.modified()) {
+        return null;
+      }
+      f.setAttrs(valid, mode, uid, gid, atimeNs, mtimeNs, clock.getAsLong());
+      return f.overlay(i);
+    }
   }
 
   public Inode chown(Ctx ctx, String path, long uid, long gid) {
@@ -233,7 +253,8 @@ public final class Vfs implements AutoCloseable {
     if (u < 0 && g < 0) {
       return submit(SetAttrOp.times(i.ino(), false, 0, false, 0), ctx).orThrow(); // ctime only
     }
-    return submit(SetAttrOp.chown(i.ino(), u, g), ctx).orThrow();
+    Inode deferred = deferAttrs(i, (u >= 0 ? SetAttrOp.UID : 0) | (g >= 0 ? SetAttrOp.GID : 0), 0, u, g, 0, 0);
+    return deferred != null ? deferred : submit(SetAttrOp.chown(i.ino(), u, g), ctx).orThrow();
   }
 
   public Inode truncate(Ctx ctx, String path, long size) {
@@ -273,15 +294,8 @@ public final class Vfs implements AutoCloseable {
     boolean setM = mtimeNsec != UTIME_OMIT;
     long a = atimeNsec == UTIME_NOW ? now : atimeSec * 1_000_000_000L + atimeNsec;
     long m = mtimeNsec == UTIME_NOW ? now : mtimeSec * 1_000_000_000L + mtimeNsec;
-    OpenFile f = openFiles.get(i.ino());
-    if (f != null && setM) {
-      synchronized (f) {
-        if (f.modified()) {
-          commit(ctx, f); // pending data first, so the explicit mtime wins
-        }
-      }
-    }
-    return submit(SetAttrOp.times(i.ino(), setA, a, setM, m), ctx).orThrow();
+    Inode deferred = deferAttrs(i, (setA ? SetAttrOp.ATIME : 0) | (setM ? SetAttrOp.MTIME : 0), 0, 0, 0, a, m);
+    return deferred != null ? deferred : submit(SetAttrOp.times(i.ino(), setA, a, setM, m), ctx).orThrow();
   }
 
   // ---------------------------------------------------------------- xattrs
@@ -345,7 +359,9 @@ public final class Vfs implements AutoCloseable {
   }
 
   public long open(Ctx ctx, String path, int flags) {
-    meta.syncWithLeader(); // close-to-open: see everything closed anywhere before this open
+    if (config.closeToOpen()) {
+      meta.syncWithLeader(); // close-to-open: see everything closed anywhere before this open
+    }
     Inode i = resolve(path);
     if (i.isDir() && (flags & O_ACCMODE) != O_RDONLY) {
       throw new FsException(Errno.EISDIR);
@@ -471,7 +487,8 @@ public final class Vfs implements AutoCloseable {
     } catch (BlockStoreException e) {
       throw BlockReader.storageError(e);
     }
-    MetaResult r = submit(new CommitWriteOp(f.ino, p.size(), p.blocks(), p.inline(), p.mtimeNs()), ctx);
+    MetaResult r = submit(new CommitWriteOp(f.ino, p.size(), p.blocks(), p.inline(), p.mtimeNs(), f.pendingAttrs()),
+        ctx);
     if (r.errno() == Errno.ENOENT) {
       // The inode is gone for good (not merely unlinked): nothing left to commit to.
       f.committed(meta.getInode(f.ino) != null ? meta.getInode(f.ino) : emptyLike(f));
@@ -507,13 +524,7 @@ public final class Vfs implements AutoCloseable {
       if (!f.modified()) {
         return i;
       }
-      Inode.Builder b = i.toBuilder();
-      b.size = f.size();
-      b.blocks = f.pendingBlocks();
-      b.inlineData = new byte[0];
-      b.mtimeNs = f.mtimeNs();
-      b.ctimeNs = Math.max(i.ctimeNs(), f.mtimeNs());
-      return b.build();
+      return f.overlay(i);
     }
   }
 

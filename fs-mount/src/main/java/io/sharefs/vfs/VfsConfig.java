@@ -7,8 +7,15 @@ package io.sharefs.vfs;
  *     with the metadata log) instead of in blocks
  * @param maxDirtyBlocksPerFile dirty blocks one open file may hold in memory before they are sealed
  *     into the block store
+ * @param closeToOpen take a read barrier with the metadata leader on open() (and on a failed
+ *     lookup), so an open sees everything closed anywhere before; off: serve the local replica,
+ *     which trails the leader by the replication delay
  */
-public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile) {
+public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile, boolean closeToOpen) {
+  public VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile) {
+    this(inlineThreshold, maxDirtyBlocksPerFile, true);
+  }
+
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
 
   public static VfsConfig defaults() {

@@ -269,6 +269,35 @@ class VfsTest {
   }
 
   @Test
+  void attributesSetWhileWritingRideWithTheContentCommit() {
+    long before = Math.max(0, meta.tables().appliedTermIndex()[1]);
+    long fh = vfs.create(USER, "/plugin.php", 0600, Vfs.O_WRONLY);
+    vfs.write(fh, "<?php".getBytes(), 5, 0);
+    vfs.utimens(USER, "/plugin.php", 0, Vfs.UTIME_OMIT, 1_600_000_000L, 0);
+    vfs.chown(USER, "/plugin.php", 33, 33);
+    vfs.chmod(USER, "/plugin.php", 0644);
+    Inode seen = vfs.getattr("/plugin.php");
+    assertEquals(FileMode.S_IFREG | 0644, seen.mode(), "pending chmod visible at once");
+    assertEquals(33, seen.uid());
+    vfs.flush(USER, fh);
+    vfs.release(USER, fh);
+    assertEquals(2, meta.tables().appliedTermIndex()[1] - before, "create + one commit");
+    Inode stored = meta.getInode(seen.ino());
+    assertEquals(FileMode.S_IFREG | 0644, stored.mode());
+    assertEquals(33, stored.uid());
+    assertEquals(33, stored.gid());
+    assertEquals(1_600_000_000_000_000_000L, stored.mtimeNs());
+    assertArrayEquals("<?php".getBytes(), readAll("/plugin.php"));
+    // A write after futimens moves mtime on again.
+    long fh2 = vfs.open(USER, "/plugin.php", Vfs.O_WRONLY);
+    vfs.write(fh2, "x".getBytes(), 1, 5);
+    vfs.utimens(USER, "/plugin.php", 0, Vfs.UTIME_OMIT, 5, 0);
+    vfs.write(fh2, "y".getBytes(), 1, 6);
+    vfs.release(USER, fh2);
+    assertTrue(meta.getInode(seen.ino()).mtimeNs() > 1_600_000_000_000_000_000L);
+  }
+
+  @Test
   void corruptBlockGivesEioNotWrongBytes() {
     byte[] big = new byte[100_000];
     new Random(3).nextBytes(big);

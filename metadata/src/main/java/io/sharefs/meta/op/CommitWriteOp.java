@@ -18,24 +18,38 @@ public final class CommitWriteOp extends MetaOp {
   private final List<BlockRef> blocks;
   private final byte[] inlineData;
   private final long mtimeNs;
+  private final Attrs attrs;
+
+  /** Attribute changes (chmod, chown, atime) made while the file was open for writing; valid is a SetAttrOp mask. */
+  public record Attrs(int valid, int mode, int uid, int gid, long atimeNs) {
+    public static final Attrs NONE = new Attrs(0, 0, 0, 0, 0);
+  }
 
   public CommitWriteOp(long ino, long size, List<BlockRef> blocks, byte[] inlineData, long mtimeNs) {
+    this(ino, size, blocks, inlineData, mtimeNs, Attrs.NONE);
+  }
+
+  public CommitWriteOp(long ino, long size, List<BlockRef> blocks, byte[] inlineData, long mtimeNs, Attrs attrs) {
     this.ino = ino;
     this.size = size;
     this.blocks = blocks;
     this.inlineData = inlineData;
     this.mtimeNs = mtimeNs;
+    this.attrs = attrs;
   }
 
   static CommitWriteOp fromProto(CommitWriteOpProto p) {
     return new CommitWriteOp(p.getIno(), p.getSize(), Inode.fromProtos(p.getBlocksList()),
-        p.getInlineData().toByteArray(), p.getMtimeNs());
+        p.getInlineData().toByteArray(), p.getMtimeNs(),
+        new Attrs(p.getAttrValid(), p.getMode(), p.getUid(), p.getGid(), p.getAtimeNs()));
   }
 
   @Override
   protected void fill(MetaOpProto.Builder b) {
     CommitWriteOpProto.Builder c = CommitWriteOpProto.newBuilder().setIno(ino).setSize(size)
-        .setInlineData(ByteString.copyFrom(inlineData)).setMtimeNs(mtimeNs);
+        .setInlineData(ByteString.copyFrom(inlineData)).setMtimeNs(mtimeNs)
+        .setAttrValid(attrs.valid()).setMode(attrs.mode()).setUid(attrs.uid()).setGid(attrs.gid())
+        .setAtimeNs(attrs.atimeNs());
     for (BlockRef r : blocks) {
       c.addBlocks(Inode.toProto(r));
     }
@@ -62,6 +76,18 @@ public final class CommitWriteOp extends MetaOp {
     b.mtimeNs = mtimeNs;
     b.ctimeNs = Math.max(mtimeNs, nowNs);
     b.version++;
+    if ((attrs.valid() & SetAttrOp.MODE) != 0) {
+      b.mode = (cur.mode() & FileMode.S_IFMT) | (attrs.mode() & FileMode.PERM_MASK);
+    }
+    if ((attrs.valid() & SetAttrOp.UID) != 0) {
+      b.uid = attrs.uid();
+    }
+    if ((attrs.valid() & SetAttrOp.GID) != 0) {
+      b.gid = attrs.gid();
+    }
+    if ((attrs.valid() & SetAttrOp.ATIME) != 0) {
+      b.atimeNs = attrs.atimeNs();
+    }
     Inode out = b.build();
     txn.putInode(out);
     return MetaResult.ok(out);

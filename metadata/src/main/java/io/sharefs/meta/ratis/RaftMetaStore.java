@@ -180,6 +180,16 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(c.segmentBytes()));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
+    // Expert overrides for measurements: SHAREFS_RATIS_PROPERTIES="key=value,key=value".
+    String extra = System.getenv("SHAREFS_RATIS_PROPERTIES");
+    if (extra != null && !extra.isBlank()) {
+      for (String kv : extra.split(",")) {
+        String[] f = kv.split("=", 2);
+        if (f.length == 2) {
+          p.set(f[0].trim(), f[1].trim());
+        }
+      }
+    }
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(800, TimeUnit.MILLISECONDS));
     return p;
