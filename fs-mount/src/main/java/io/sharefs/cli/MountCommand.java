@@ -42,11 +42,11 @@ final class MountCommand implements Callable<Integer> {
   String peers;
 
   @Option(names = "--attr-timeout", paramLabel = "SECONDS",
-      description = "How long the kernel caches attributes (default: 1.0 alone, 0 in a cluster).")
+      description = "How long the kernel caches attributes (default: 1.0).")
   Double attrTimeout;
 
   @Option(names = "--entry-timeout", paramLabel = "SECONDS",
-      description = "How long the kernel caches name lookups (default: 1.0).")
+      description = "How long the kernel caches name lookups (default: 1.0 alone, 30 in a cluster).")
   Double entryTimeout;
 
   @Option(names = "--secret-file", paramLabel = "FILE",
@@ -105,15 +105,16 @@ final class MountCommand implements Callable<Integer> {
       spec.commandLine().getErr().println("sharefs: " + e.getMessage());
       return 1;
     }
-    // In a cluster the kernel may cache names (libfuse's path-based API re-resolves a cached name on
-    // every getattr/open, so renames and deletes elsewhere still show), but not attributes, which
-    // would let a reader see another node's file at its old size.
-    double defaultAttr = cluster ? 0.0 : 1.0;
-    double defaultEntry = 1.0;
+    // The kernel may cache names and attributes: libfuse's path-based API re-resolves a cached name on
+    // every getattr/open, so renames and deletes elsewhere still show; a file changed within the
+    // attribute timeout (+1 s) is opened for direct I/O, so a stale cached size cannot cut reads short.
+    double defaultAttr = 1.0;
+    double defaultEntry = cluster ? 30.0 : 1.0;
     NodeConfig cfg = new NodeConfig(dataDir.toAbsolutePath(), mountPoint.toAbsolutePath(), nodeId, listen,
         peerMap, attrTimeout != null ? attrTimeout : defaultAttr,
         entryTimeout != null ? entryTimeout : defaultEntry, kernelCache, nonEmpty,
-        new VfsConfig(inlineThreshold, 16, "leader".equals(openBarrier)), snapshotEvery, (long) (writeTimeout * 1000),
+        new VfsConfig(inlineThreshold, 16, "leader".equals(openBarrier),
+            cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0), snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
         secret, segmentBytes, join, maxVoters);

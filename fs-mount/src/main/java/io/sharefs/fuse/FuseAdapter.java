@@ -29,8 +29,8 @@ import ru.serce.jnrfuse.struct.Timespec;
 /**
  * The jnr-fuse binding: every callback converts its arguments, delegates once to the {@link Vfs} and
  * returns, through {@link #call}, which alone maps exceptions to errnos, times the call and keeps any
- * Throwable out of native code. Locks are not implemented here, so the kernel keeps flock and fcntl
- * locks itself (node-local).
+ * Throwable out of native code. flock goes to the VFS (cluster-wide); fcntl record locks are not
+ * implemented here, so the kernel keeps them (node-local).
  */
 public final class FuseAdapter extends FuseStubFS {
   private static final Logger LOG = LoggerFactory.getLogger(FuseAdapter.class);
@@ -53,19 +53,8 @@ public final class FuseAdapter extends FuseStubFS {
   /** Byte offset of the bitfield word after the 38 function pointers that precede it in fuse_operations. */
   private static long flagsOffset(ru.serce.jnrfuse.struct.FuseOperations ops) {
     try {
-      Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok").get(ops);
-      Class<?> c = member.getClass();
-      while (c != null) {
-        for (java.lang.reflect.Method m : c.getDeclaredMethods()) {
-          if (m.getName().equals("offset") && m.getParameterCount() == 0) {
-            m.setAccessible(true);
-            return ((Number) m.invoke(member)).longValue();
-          }
-        }
-        c = c.getSuperclass();
-      }
-      throw new IllegalStateException("no offset()");
-    } catch (ReflectiveOperationException | RuntimeException e) {
+      return memberOffset(ops, "flag_nullpath_ok");
+    } catch (RuntimeException e) {
       return 38L * jnr.ffi.Runtime.getSystemRuntime().addressSize();
     }
   }
@@ -264,9 +253,37 @@ public final class FuseAdapter extends FuseStubFS {
   @Override
   public int open(String path, FuseFileInfo fi) {
     return call("open", () -> {
-      fi.fh.set(vfs.open(ctx(), path, fi.flags.get()));
+      long fh = vfs.open(ctx(), path, fi.flags.get());
+      fi.fh.set(fh);
+      if (vfs.needsDirectIo(fh)) {
+        setDirectIo(fi);
+      }
       return 0;
     });
+  }
+
+  /** Sets fuse_file_info.direct_io: bit 0 of the bitfield word just before {@code fh}. */
+  private static void setDirectIo(FuseFileInfo fi) {
+    Pointer mem = jnr.ffi.Struct.getMemory(fi);
+    long word = memberOffset(fi, "fh") - 4;
+    mem.putInt(word, mem.getInt(word) | 1);
+  }
+
+  private static long memberOffset(Object struct, String field) {
+    try {
+      Object member = struct.getClass().getField(field).get(struct);
+      for (Class<?> c = member.getClass(); c != null; c = c.getSuperclass()) {
+        for (java.lang.reflect.Method m : c.getDeclaredMethods()) {
+          if (m.getName().equals("offset") && m.getParameterCount() == 0) {
+            m.setAccessible(true);
+            return ((Number) m.invoke(member)).longValue();
+          }
+        }
+      }
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("cannot locate " + field + " in " + struct.getClass(), e);
+    }
+    throw new IllegalStateException("cannot locate " + field + " in " + struct.getClass());
   }
 
   @Override
@@ -308,6 +325,14 @@ public final class FuseAdapter extends FuseStubFS {
   public int release(String path, FuseFileInfo fi) {
     return call("release", () -> {
       vfs.release(ctx(), fi.fh.get());
+      return 0;
+    });
+  }
+
+  @Override
+  public int flock(String path, FuseFileInfo fi, int op) {
+    return call("flock", () -> {
+      vfs.flock(ctx(), path, fi.fh.get(), fi.lock_owner.get(), op);
       return 0;
     });
   }

@@ -139,8 +139,9 @@ public final class SharefsNode implements AutoCloseable {
     catchUp.start();
     meta.stateMachine().setSnapshotInstalledListener(this::pullMissingBlocks);
     adminService.delegate = new AdminServiceImpl(meta, this::status, config.maxVoters());
-    vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir());
+    vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir()).withNodeId(config.nodeId());
     vfs.recoverOrphans();
+    vfs.releaseNodeLocks();
     metrics.bind(meta, blocks, vfs);
     if (config.metrics() != null) {
       int c = config.metrics().lastIndexOf(':');

@@ -13,6 +13,8 @@ import io.sharefs.meta.op.CommitWriteOp;
 import io.sharefs.meta.op.CreateOp;
 import io.sharefs.meta.op.ForgetOp;
 import io.sharefs.meta.op.LinkOp;
+import io.sharefs.meta.op.LockOp;
+import io.sharefs.meta.op.ReleaseNodeLocksOp;
 import io.sharefs.meta.op.MetaOp;
 import io.sharefs.meta.op.RemoveXattrOp;
 import io.sharefs.meta.op.RenameOp;
@@ -62,11 +64,23 @@ public final class Vfs implements AutoCloseable {
   private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
   private final AtomicLong nextHandle = new AtomicLong(1);
 
-  /** An open file descriptor as FUSE sees it. */
-  private record Handle(long ino, int flags, OpenFile file) {
+  /** An open file descriptor as FUSE sees it; lockOwners: flock owners used through it. */
+  private record Handle(long ino, int flags, OpenFile file, java.util.Set<Long> lockOwners) {
+    Handle(long ino, int flags, OpenFile file) {
+      this(ino, flags, file, ConcurrentHashMap.newKeySet());
+    }
+
     boolean writable() {
       return (flags & O_ACCMODE) != O_RDONLY;
     }
+  }
+
+  private String nodeId = "local";
+
+  /** The node id lock owners are qualified with (cluster-wide flock). */
+  public Vfs withNodeId(String id) {
+    this.nodeId = id;
+    return this;
   }
 
   public Vfs(MetaStore meta, BlockStore blocks, VfsConfig config, Path dataDir, LongSupplier clockNs) {
@@ -390,6 +404,20 @@ public final class Vfs implements AutoCloseable {
     return fh;
   }
 
+  /**
+   * True if the kernel may hold attributes of this file from before its last change (made on another
+   * node within the fresh window): the adapter then opens it for direct I/O so reads are not clamped
+   * to a stale cached size.
+   */
+  public boolean needsDirectIo(long fh) {
+    if (config.freshWindowNs() <= 0) {
+      return false;
+    }
+    Handle h = handles.get(fh);
+    Inode i = h == null ? null : meta.getInode(h.ino());
+    return i != null && Math.max(i.mtimeNs(), i.ctimeNs()) > clock.getAsLong() - config.freshWindowNs();
+  }
+
   public int read(long fh, byte[] dst, int len, long off) {
     Handle h = handle(fh);
     if ((h.flags & O_ACCMODE) == O_WRONLY) {
@@ -445,6 +473,10 @@ public final class Vfs implements AutoCloseable {
     if (h == null) {
       return;
     }
+    for (long owner : h.lockOwners()) {
+      // flock locks die with the open file description that took them
+      submit(new LockOp(h.ino(), nodeId, owner, LockOp.UNLOCK), ctx);
+    }
     boolean last;
     synchronized (openFiles) {
       synchronized (h.file) {
@@ -466,6 +498,53 @@ public final class Vfs implements AutoCloseable {
         }
       }
     }
+  }
+
+  public static final int LOCK_SH = 1;
+  public static final int LOCK_EX = 2;
+  public static final int LOCK_NB = 4;
+  public static final int LOCK_UN = 8;
+
+  /**
+   * flock(2), cluster-wide: the lock lives in the replicated metadata, owned by (node, kernel lock
+   * owner). A blocking request retries until the holder lets go; LOCK_NB fails with EWOULDBLOCK.
+   */
+  public void flock(Ctx ctx, String path, long fh, long owner, int op) {
+    Handle h = handles.get(fh);
+    long ino = h != null ? h.ino() : resolve(path).ino();
+    int type = (op & LOCK_UN) != 0 ? LockOp.UNLOCK : (op & LOCK_EX) != 0 ? LockOp.EXCLUSIVE : LockOp.SHARED;
+    long backoffMs = 2;
+    while (true) {
+      MetaResult r = submit(new LockOp(ino, nodeId, owner, type), ctx);
+      if (r.errno() == 0) {
+        if (h != null) {
+          if (type == LockOp.UNLOCK) {
+            h.lockOwners().remove(owner);
+          } else {
+            h.lockOwners().add(owner);
+          }
+        }
+        return;
+      }
+      if (ctx.pid() > 0 && !java.nio.file.Files.exists(Path.of("/proc/" + ctx.pid()))) {
+        throw new FsException(Errno.EINTR); // the waiting process is gone
+      }
+      if (r.errno() != Errno.EAGAIN || (op & LOCK_NB) != 0) {
+        throw new FsException(r.errno());
+      }
+      try {
+        Thread.sleep(backoffMs);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EINTR);
+      }
+      backoffMs = Math.min(50, backoffMs * 2);
+    }
+  }
+
+  /** Drops locks this node held before a restart. */
+  public void releaseNodeLocks() {
+    submit(new ReleaseNodeLocksOp(nodeId), Ctx.ROOT);
   }
 
   /** Open handles, for leak checks in tests and for metrics. */

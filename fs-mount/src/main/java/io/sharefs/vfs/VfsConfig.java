@@ -10,10 +10,12 @@ package io.sharefs.vfs;
  * @param closeToOpen take a read barrier with the metadata leader on open() (and on a failed
  *     lookup), so an open sees everything closed anywhere before; off: serve the local replica,
  *     which trails the leader by the replication delay
+ * @param freshWindowNs a file changed less than this long ago is opened for direct I/O, so a size
+ *     the kernel cached before another node changed it cannot cut reads short (0: never)
  */
-public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile, boolean closeToOpen) {
+public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile, boolean closeToOpen, long freshWindowNs) {
   public VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile) {
-    this(inlineThreshold, maxDirtyBlocksPerFile, true);
+    this(inlineThreshold, maxDirtyBlocksPerFile, true, 0);
   }
 
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;

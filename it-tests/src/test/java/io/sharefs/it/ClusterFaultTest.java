@@ -60,12 +60,15 @@ class ClusterFaultTest {
       AtomicBoolean stop = new AtomicBoolean();
       AtomicLong lastAckAt = new AtomicLong();
       AtomicLong failures = new AtomicLong();
+      java.util.List<long[]> writes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
       Thread writer = new Thread(() -> {
         for (int k = 0; !stop.get(); k++) {
           try {
+            long started = System.nanoTime();
             Files.write(dir.resolve("w-" + k), content(k));
             acked.put(k, true);
             lastAckAt.set(System.nanoTime());
+            writes.add(new long[] {started, lastAckAt.get()});
           } catch (IOException e) {
             failures.incrementAndGet();
           }
@@ -90,8 +93,27 @@ class ClusterFaultTest {
       stop.set(true);
       writer.join();
       assertTrue(resumed > 0, "writes never resumed after the leader died\n" + c.logs());
-      System.out.printf("leader kill: %d files acked before, %d in all, %d failed writes, next ack after %.0f ms%n",
-          before, acked.size(), failures.get(), resumed / 1e6);
+      // The first write started after the kill, and how long after the kill it was acknowledged.
+      long firstAfter = -1;
+      synchronized (writes) {
+        for (long[] w : writes) {
+          if (w[0] > killedAt) {
+            firstAfter = w[1] - killedAt;
+            break;
+          }
+        }
+      }
+      long slowest = 0;
+      synchronized (writes) {
+        for (long[] w : writes) {
+          if (w[1] > killedAt) {
+            slowest = Math.max(slowest, w[1] - Math.max(w[0], killedAt));
+          }
+        }
+      }
+      System.out.printf("leader kill: %d files acked before, %d in all, %d failed writes; first write started after "
+          + "the kill acked %.0f ms after it; longest write stall %.0f ms%n", before, acked.size(), failures.get(),
+          firstAfter / 1e6, slowest / 1e6);
       c.restart(leader);
       assertAllPresent(c, acked, "load");
     }
@@ -135,7 +157,8 @@ class ClusterFaultTest {
       while (!Files.exists(c.mountPoint(follower).resolve("snap/after")) && System.currentTimeMillis() < deadline) {
         Thread.sleep(50);
       }
-      assertArrayEquals(new byte[] {7}, Files.readAllBytes(c.mountPoint(follower).resolve("snap/after")));
+      assertArrayEquals(new byte[] {7}, Files.readAllBytes(c.mountPoint(follower).resolve("snap/after")),
+          c.node(follower).logText());
     }
   }
 

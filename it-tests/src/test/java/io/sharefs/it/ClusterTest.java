@@ -126,6 +126,24 @@ class ClusterTest {
   }
 
   @Test
+  void flockIsClusterWide() throws Exception {
+    Path f = m(0).resolve(".htaccess");
+    Files.writeString(f, "# BEGIN WordPress");
+    Process holder = new ProcessBuilder("flock", f.toString(), "-c", "sleep 3").start();
+    try {
+      Thread.sleep(1000);
+      Result busy = NodeProcess.sh(m(1), "flock -n .htaccess -c 'echo acquired' || echo busy");
+      assertEquals("busy\n", busy.out(), "node 2 must see node 1's lock");
+      Result waited = NodeProcess.sh(m(2), "flock .htaccess -c 'echo got it after waiting'");
+      assertEquals("got it after waiting\n", waited.ok().out());
+    } finally {
+      holder.destroy();
+      holder.waitFor();
+    }
+    assertEquals("free\n", NodeProcess.sh(m(1), "flock -n .htaccess -c 'echo free'").ok().out());
+  }
+
+  @Test
   void metricsAreServedAndParse() throws Exception {
     String text = cluster.metrics(0);
     for (String name : List.of("sharefs_raft_role", "sharefs_raft_commit_index", "sharefs_raft_applied_index",

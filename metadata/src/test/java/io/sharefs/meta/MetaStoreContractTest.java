@@ -247,6 +247,22 @@ public abstract class MetaStoreContractTest {
   }
 
   @Test
+  void flockConflictsAcrossOwnersAndNodes() {
+    Inode f = file(Inode.ROOT_INO, ".htaccess");
+    assertEquals(0, run(new io.sharefs.meta.op.LockOp(f.ino(), "n1", 7, io.sharefs.meta.op.LockOp.SHARED)).errno());
+    assertEquals(0, run(new io.sharefs.meta.op.LockOp(f.ino(), "n2", 7, io.sharefs.meta.op.LockOp.SHARED)).errno());
+    assertEquals(Errno.EAGAIN,
+        run(new io.sharefs.meta.op.LockOp(f.ino(), "n2", 9, io.sharefs.meta.op.LockOp.EXCLUSIVE)).errno());
+    run(new io.sharefs.meta.op.LockOp(f.ino(), "n1", 7, io.sharefs.meta.op.LockOp.UNLOCK)).orThrow();
+    // The remaining shared holder may upgrade itself.
+    assertEquals(0, run(new io.sharefs.meta.op.LockOp(f.ino(), "n2", 7, io.sharefs.meta.op.LockOp.EXCLUSIVE)).errno());
+    assertEquals(Errno.EAGAIN,
+        run(new io.sharefs.meta.op.LockOp(f.ino(), "n1", 7, io.sharefs.meta.op.LockOp.SHARED)).errno());
+    run(new io.sharefs.meta.op.ReleaseNodeLocksOp("n2")).orThrow();
+    assertEquals(0, run(new io.sharefs.meta.op.LockOp(f.ino(), "n1", 7, io.sharefs.meta.op.LockOp.EXCLUSIVE)).errno());
+  }
+
+  @Test
   void inlineContentCommits() {
     Inode f = file(Inode.ROOT_INO, "small");
     Inode c = run(new CommitWriteOp(f.ino(), 5, List.of(), b("hello"), 7_000_000_000L)).orThrow();

@@ -88,7 +88,9 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   public void removeMember(RemoveMemberRequestProto req, StreamObserver<MembersReplyProto> out) {
     try {
       LOG.info("removing member {}", req.getId());
-      out.onNext(members(meta.removeMember(req.getId())));
+      List<Member> left = meta.removeMember(req.getId());
+      meta.submit(new io.sharefs.meta.op.ReleaseNodeLocksOp(req.getId()).settle(System.currentTimeMillis() * 1_000_000L, 0, 0));
+      out.onNext(members(left));
       out.onCompleted();
     } catch (IOException e) {
       out.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());

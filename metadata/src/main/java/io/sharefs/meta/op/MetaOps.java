@@ -29,6 +29,8 @@ public final class MetaOps {
           case SET_XATTR -> SetXattrOp.fromProto(p.getSetXattr());
           case REMOVE_XATTR -> RemoveXattrOp.fromProto(p.getRemoveXattr());
           case FORGET -> ForgetOp.fromProto(p.getForget());
+          case LOCK -> LockOp.fromProto(p.getLock());
+          case RELEASE_NODE_LOCKS -> ReleaseNodeLocksOp.fromProto(p.getReleaseNodeLocks());
           case OP_NOT_SET -> throw new FsException(Errno.EINVAL, "metadata entry without an op");
         };
     return op.settle(p.getNowNs(), p.getUid(), p.getGid());

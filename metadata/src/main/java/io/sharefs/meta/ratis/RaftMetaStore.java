@@ -238,6 +238,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private volatile long barrierDegradedUntil;
   static final long BARRIER_TIMEOUT_MS = 1000;
   static final long BARRIER_BACKOFF_MS = 5000;
+  static final long BARRIER_PROBE_MS = 50;
 
   /**
    * Close-to-open barrier on followers: a Raft read-index round to the leader, after which this replica
@@ -246,10 +247,10 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    */
   @Override
   public void syncWithLeader() {
-    if (System.currentTimeMillis() < barrierDegradedUntil) {
-      return;
-    }
-    long deadline = System.currentTimeMillis() + BARRIER_TIMEOUT_MS;
+    // While the leader was recently unreachable, probe briefly instead of waiting the full second, so
+    // reads stay fast when cut off and become fresh again as soon as the leader answers.
+    boolean degraded = System.currentTimeMillis() < barrierDegradedUntil;
+    long deadline = System.currentTimeMillis() + (degraded ? BARRIER_PROBE_MS : BARRIER_TIMEOUT_MS);
     String why = "";
     while (true) {
       try {
@@ -267,6 +268,10 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         long left = Math.max(1, deadline - System.currentTimeMillis());
         RaftClientReply reply = server.submitClientRequestAsync(req).get(left, TimeUnit.MILLISECONDS);
         if (reply.isSuccess()) {
+          if (degraded) {
+            barrierDegradedUntil = 0;
+            LOG.info("metadata leader reachable again; reads are synchronised with it");
+          }
           return;
         }
         why = String.valueOf(reply.getException());

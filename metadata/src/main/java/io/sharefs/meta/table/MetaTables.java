@@ -35,6 +35,7 @@ import org.rocksdb.WriteOptions;
  *   dentries  [parent][name]   -> [child ino][type = mode >>> 12, 1 byte]
  *   xattrs    [ino][name]      -> value bytes
  *   orphans   [ino]            -> empty (inode at nlink 0 still held open)
+ *   locks     [ino][node]0[owner] -> [type] (flock: 1 shared, 2 exclusive)
  *   default   "applied"        -> [term][index] of the last applied log entry
  * </pre>
  *
@@ -59,6 +60,7 @@ public final class MetaTables implements AutoCloseable {
   volatile ColumnFamilyHandle dentries;
   volatile ColumnFamilyHandle xattrs;
   volatile ColumnFamilyHandle orphans;
+  volatile ColumnFamilyHandle locks;
   /** Readers share; swapping in a snapshot from the leader excludes them. */
   private final java.util.concurrent.locks.ReentrantReadWriteLock swap =
       new java.util.concurrent.locks.ReentrantReadWriteLock();
@@ -79,7 +81,8 @@ public final class MetaTables implements AutoCloseable {
             new ColumnFamilyDescriptor("inodes".getBytes(), ordered),
             new ColumnFamilyDescriptor("dentries".getBytes(), ordered),
             new ColumnFamilyDescriptor("xattrs".getBytes(), ordered),
-            new ColumnFamilyDescriptor("orphans".getBytes(), ordered));
+            new ColumnFamilyDescriptor("orphans".getBytes(), ordered),
+            new ColumnFamilyDescriptor("locks".getBytes(), ordered));
     openDb();
     // Durability comes from the Raft log (fsynced); the tables are re-derived from it after a crash.
     this.writeOptions = new WriteOptions().setSync(false);
@@ -96,6 +99,7 @@ public final class MetaTables implements AutoCloseable {
     this.dentries = handles.get(2);
     this.xattrs = handles.get(3);
     this.orphans = handles.get(4);
+    this.locks = handles.get(5);
   }
 
   private void closeDb() {

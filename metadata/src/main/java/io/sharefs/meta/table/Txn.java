@@ -113,6 +113,58 @@ public final class Txn implements AutoCloseable {
     tables.delete(batch, tables.xattrs, MetaTables.dentryKey(ino, name));
   }
 
+  /** A lock holder: node and kernel lock owner, with its lock type. */
+  public record LockHolder(String node, long owner, int type) {}
+
+  static byte[] lockKey(long ino, String node, long owner) {
+    byte[] n = node.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return ByteBuffer.allocate(8 + n.length + 1 + 8).putLong(ino).put(n).put((byte) 0).putLong(owner).array();
+  }
+
+  /** Holders of locks on one inode (as committed before this entry). */
+  public java.util.List<LockHolder> lockHolders(long ino) {
+    java.util.List<LockHolder> out = new java.util.ArrayList<>();
+    byte[] prefix = MetaTables.inoKey(ino);
+    try (RocksIterator it = tables.iterator(tables.locks)) {
+      for (it.seek(prefix); it.isValid() && MetaTables.startsWith(it.key(), prefix); it.next()) {
+        out.add(decodeLock(it.key(), it.value()));
+      }
+    }
+    return out;
+  }
+
+  /** Every lock held by {@code node}, as (ino, owner) keys. */
+  public java.util.List<byte[]> lockKeysOf(String node) {
+    java.util.List<byte[]> out = new java.util.ArrayList<>();
+    try (RocksIterator it = tables.iterator(tables.locks)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        if (decodeLock(it.key(), it.value()).node().equals(node)) {
+          out.add(it.key());
+        }
+      }
+    }
+    return out;
+  }
+
+  private static LockHolder decodeLock(byte[] key, byte[] value) {
+    int end = key.length - 9;
+    String node = new String(key, 8, end - 8, java.nio.charset.StandardCharsets.UTF_8);
+    long owner = ByteBuffer.wrap(key, key.length - 8, 8).getLong();
+    return new LockHolder(node, owner, value[0]);
+  }
+
+  public void putLock(long ino, String node, long owner, int type) {
+    tables.put(batch, tables.locks, lockKey(ino, node, owner), new byte[] {(byte) type});
+  }
+
+  public void deleteLock(long ino, String node, long owner) {
+    tables.delete(batch, tables.locks, lockKey(ino, node, owner));
+  }
+
+  public void deleteLockKey(byte[] key) {
+    tables.delete(batch, tables.locks, key);
+  }
+
   public void markOrphan(long ino) {
     tables.put(batch, tables.orphans, MetaTables.inoKey(ino), new byte[0]);
   }
