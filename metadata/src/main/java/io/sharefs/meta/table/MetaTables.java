@@ -69,9 +69,11 @@ public final class MetaTables implements AutoCloseable {
 
   private MetaTables(Path dir) throws RocksDBException {
     this.dir = dir;
-    this.cache = new LRUCache(64L << 20);
+    this.cache = new LRUCache(32L << 20);
+    // Small memtables: six column families x two memtables each would otherwise reserve up to 768 MiB.
     this.cfOptions =
-        new ColumnFamilyOptions().setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(cache));
+        new ColumnFamilyOptions().setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(cache))
+            .setWriteBufferSize(8L << 20).setMaxWriteBufferNumber(2);
     ColumnFamilyOptions ordered = cfOptions;
     this.dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
         .setMaxOpenFiles(512).setKeepLogFileNum(4);

@@ -43,6 +43,8 @@ public final class RocksBlockStore implements BlockStore {
             .setEnableBlobGarbageCollection(true)
             .setBlobCompressionType(org.rocksdb.CompressionType.LZ4_COMPRESSION)
             .setKeepLogFileNum(4)
+            .setWriteBufferSize(16L << 20)
+            .setMaxWriteBufferNumber(2)
             .setTableFormatConfig(new BlockBasedTableConfig().setFilterPolicy(new org.rocksdb.BloomFilter(10)));
     this.db = RocksDB.open(options, dir.toString());
   }
