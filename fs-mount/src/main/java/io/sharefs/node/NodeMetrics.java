@@ -66,7 +66,7 @@ public final class NodeMetrics implements OpObserver, AutoCloseable {
     CounterWithCallback.builder().name("sharefs_raft_leader_changes_total").help("leader changes seen")
         .callback(cb -> cb.call(meta.stateMachine().leaderChanges())).register(registry);
     GaugeWithCallback.builder().name("sharefs_raft_log_bytes").help("bytes of Raft log and snapshots on disk")
-        .callback(cb -> cb.call(meta.status().logBytes())).register(registry);
+        .callback(cb -> cb.call(meta.logBytes())).register(registry);
     GaugeWithCallback.builder().name("sharefs_raft_members").help("members of the metadata group")
         .callback(cb -> cb.call(meta.status().members().size())).register(registry);
     GaugeWithCallback.builder().name("sharefs_meta_inodes").help("inodes in the local replica (estimate)")

@@ -174,7 +174,7 @@ public final class SharefsNode implements AutoCloseable {
     }
     return new NodeStatus(s.nodeId(), s.role(), s.term(), s.leaderId(), s.commitIndex(), s.appliedIndex(),
         meta.memberList(), blocks.blockCount(), blocks.storedBytes(), blocks.pullQueueLength(),
-        blocks.replicationPending(), meta.inodeCount(), s.logBytes(), free, version(), config.maxVoters());
+        blocks.replicationPending(), meta.inodeCount(), meta.logBytes(), free, version(), config.maxVoters());
   }
 
   static String version() {

@@ -4,7 +4,6 @@ import io.sharefs.meta.MetaResult;
 import io.sharefs.meta.MetaStore;
 import io.sharefs.meta.op.Applier;
 import io.sharefs.meta.op.MetaOp;
-import io.sharefs.meta.op.MetaOps;
 import io.sharefs.meta.table.MetaTables;
 import io.sharefs.meta.table.TablesReader;
 import java.io.IOException;
@@ -38,9 +37,5 @@ public final class LocalMetaStore extends TablesReader implements MetaStore {
   @Override
   public void close() {
     tables.close();
-  }
-
-  static MetaResult decode(byte[] bytes) {
-    return MetaOps.decodeResult(bytes);
   }
 }

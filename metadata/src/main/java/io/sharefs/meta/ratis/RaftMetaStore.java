@@ -324,9 +324,9 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     }
   }
 
-  /** What this peer knows of the group right now. */
+  /** What this peer knows of the group right now (cheap: read on every metrics scrape). */
   public record Status(String nodeId, String role, long term, String leaderId, long commitIndex, long appliedIndex,
-      java.util.Map<String, String> members, long logBytes) {}
+      java.util.Map<String, String> members) {}
 
   public Status status() {
     try {
@@ -334,14 +334,15 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       var info = d.getInfo();
       return new Status(config.nodeId(), info.getCurrentRole().name().toLowerCase(java.util.Locale.ROOT),
           info.getCurrentTerm(), info.getLeaderId() == null ? "" : info.getLeaderId().toString(),
-          d.getRaftLog().getLastCommittedIndex(), stateMachine.appliedIndex(), members(), dirSize(config.raftDir()));
+          d.getRaftLog().getLastCommittedIndex(), stateMachine.appliedIndex(), members());
     } catch (IOException e) {
-      return new Status(config.nodeId(), "starting", 0, "", -1, stateMachine.appliedIndex(), java.util.Map.of(), 0);
+      return new Status(config.nodeId(), "starting", 0, "", -1, stateMachine.appliedIndex(), java.util.Map.of());
     }
   }
 
-  private static long dirSize(java.nio.file.Path dir) {
-    try (var s = Files.walk(dir)) {
+  /** Bytes of Raft log and snapshots on disk (walks the directory: not for hot paths). */
+  public long logBytes() {
+    try (var s = Files.walk(config.raftDir())) {
       return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
     } catch (IOException | java.io.UncheckedIOException e) {
       return -1;
@@ -407,11 +408,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   public RaftServer server() {
     return server;
-  }
-
-  /** Takes a snapshot now (normally automatic every {@code snapshotEvery} entries). */
-  public long snapshotNow() throws IOException {
-    return stateMachine.takeSnapshot();
   }
 
   @Override

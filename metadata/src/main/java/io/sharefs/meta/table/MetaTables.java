@@ -362,15 +362,6 @@ public final class MetaTables implements AutoCloseable {
     }
   }
 
-  /** Flushes memtables to SST files, so the tables no longer depend on the RocksDB WAL. */
-  public void flush() {
-    try (FlushOptions fo = new FlushOptions().setWaitForFlush(true)) {
-      db.flush(fo, handles);
-    } catch (RocksDBException e) {
-      throw new IllegalStateException("flush failed", e);
-    }
-  }
-
   /** Approximate number of inodes. */
   public long estimateInodes() {
     swap.readLock().lock();
