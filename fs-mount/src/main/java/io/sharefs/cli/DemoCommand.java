@@ -8,10 +8,11 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
+import io.sharefs.node.tls.CertificateAuthority;
+import io.sharefs.tls.Role;
+import io.sharefs.tls.TlsIdentity;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.StringJoiner;
 import java.util.concurrent.Callable;
@@ -38,7 +39,7 @@ final class DemoCommand implements Callable<Integer> {
   Path dir;
 
   @Option(names = "--base-port", defaultValue = "7100",
-      description = "Node i listens on BASE+10*i (Raft), +1 (blocks/admin), +2 (metrics) (default: ${DEFAULT-VALUE}).")
+      description = "Node i listens on BASE+10*i (Raft), +1 (blocks), +2 (metrics), +3 (admin) (default: ${DEFAULT-VALUE}).")
   int basePort;
 
   private final List<Process> children = new ArrayList<>();
@@ -52,12 +53,18 @@ final class DemoCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     Path root = dir.toAbsolutePath().normalize();
     Files.createDirectories(root);
-    Path secretFile = root.resolve(".secret");
-    if (!Files.exists(secretFile)) {
-      byte[] b = new byte[24];
-      new SecureRandom().nextBytes(b);
-      Files.writeString(secretFile, HexFormat.of().formatHex(b));
-      Files.setPosixFilePermissions(secretFile, PosixFilePermissions.fromString("rw-------"));
+    // The demo is a real cluster: its own CA, a certificate per node and one for the admin CLI.
+    Path tls = root.resolve(".tls");
+    CertificateAuthority ca = Files.exists(tls.resolve("ca").resolve(TlsIdentity.CA_CERT))
+        ? CertificateAuthority.open(tls.resolve("ca"))
+        : CertificateAuthority.create(tls.resolve("ca"), "sharefs-demo", Duration.ofDays(3650));
+    for (int i = 1; i <= nodes; i++) {
+      if (!Files.exists(tls.resolve("node-" + i).resolve(TlsIdentity.CERT))) {
+        ca.issue("n" + i, Role.NODE, List.of("127.0.0.1"), Duration.ofDays(825), tls.resolve("node-" + i));
+      }
+    }
+    if (!Files.exists(tls.resolve("admin").resolve(TlsIdentity.CERT))) {
+      ca.issue("admin", Role.ADMIN, List.of(), Duration.ofDays(825), tls.resolve("admin"));
     }
     StringJoiner peers = new StringJoiner(",");
     for (int i = 1; i <= nodes; i++) {
@@ -78,7 +85,7 @@ final class DemoCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>(selfCommand());
         cmd.addAll(List.of("mount", "--data-dir", root.resolve(".data/node-" + i).toString(), "--node-id", "n" + i,
             "--listen", "127.0.0.1:" + (basePort + 10 * i), "--peers", peers.toString(),
-            "--secret-file", secretFile.toString(), mp.toString()));
+            "--tls-dir", tls.resolve("node-" + i).toString(), mp.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         children.add(p);
         CountDownLatch up = new CountDownLatch(1);
@@ -105,7 +112,7 @@ final class DemoCommand implements Callable<Integer> {
       out.println("Try:");
       out.printf("  echo hello > %s/node-1/hello.txt && cat %s/node-%d/hello.txt%n", rel, rel, Math.min(2, nodes));
       out.printf("  tar -C %s/node-1 -xf some.tar && ls %s/node-%d%n", rel, rel, nodes);
-      out.printf("  SHAREFS_CLUSTER_SECRET=$(cat %s/.secret) bin/sharefs status --node 127.0.0.1:%d%n", rel,
+      out.printf("  bin/sharefs status --tls-dir %s/.tls/admin --node 127.0.0.1:%d%n", rel,
           basePort + 10);
       out.println("Ctrl-C stops every node and unmounts.");
       out.flush();

@@ -51,7 +51,7 @@ final class MembersCommand implements Runnable {
 
     @Override
     public Integer call() {
-      try (AdminClient c = admin.client(admin.node)) {
+      try (AdminClient c = admin.client()) {
         return print(spec, admin, c.members());
       } catch (IOException e) {
         return fail(spec, e);
@@ -74,7 +74,7 @@ final class MembersCommand implements Runnable {
       if (!address.matches("[^:]+:\\d{1,5}")) {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), "address must be HOST:PORT");
       }
-      try (AdminClient c = admin.client(admin.node)) {
+      try (AdminClient c = admin.client()) {
         return print(spec, admin, c.addMember(new Member(id, address, !listener)));
       } catch (IOException e) {
         return fail(spec, e);
@@ -90,7 +90,7 @@ final class MembersCommand implements Runnable {
 
     @Override
     public Integer call() {
-      try (AdminClient c = admin.client(admin.node)) {
+      try (AdminClient c = admin.client()) {
         return print(spec, admin, c.removeMember(id));
       } catch (IOException e) {
         return fail(spec, e);

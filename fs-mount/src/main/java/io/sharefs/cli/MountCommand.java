@@ -49,9 +49,14 @@ final class MountCommand implements Callable<Integer> {
       description = "How long the kernel caches name lookups (default: 1.0 alone, 30 in a cluster).")
   Double entryTimeout;
 
-  @Option(names = "--secret-file", paramLabel = "FILE",
-      description = "File holding the cluster secret (>= 16 chars) all nodes share; or set SHAREFS_CLUSTER_SECRET.")
-  Path secretFile;
+  @Option(names = "--tls-dir", paramLabel = "DIR",
+      description = "This node's certificate from the cluster CA (ca.crt, tls.crt, tls.key; see `sharefs ca`). "
+          + "Required in a cluster; a lone node makes its own in DATA_DIR/tls.")
+  Path tlsDir;
+
+  @Option(names = "--admin-listen", paramLabel = "HOST:PORT",
+      description = "Where the admin service listens (default: 127.0.0.1, the --listen port + 3).")
+  String adminListen;
 
   @Option(names = "--kernel-cache", defaultValue = "auto", paramLabel = "auto|keep|off",
       description = "Page cache: auto (drop on open if changed), keep, off (direct I/O) (default: ${DEFAULT-VALUE}).")
@@ -98,11 +103,10 @@ final class MountCommand implements Callable<Integer> {
     validate();
     Map<String, String> peerMap = parsePeers();
     boolean cluster = peerMap.size() > 1 || join != null;
-    String secret;
-    try {
-      secret = Secrets.read(secretFile, cluster);
-    } catch (IOException e) {
-      spec.commandLine().getErr().println("sharefs: " + e.getMessage());
+    if (cluster && tlsDir == null) {
+      spec.commandLine().getErr().println("sharefs: a cluster node needs --tls-dir DIR with its certificate from the"
+          + " cluster CA: `sharefs ca init --dir CA_DIR` once, then `sharefs ca issue --ca CA_DIR --name " + nodeId
+          + " --host HOST --out DIR` for each node (see the README)");
       return 1;
     }
     // The kernel may cache names and attributes: libfuse's path-based API re-resolves a cached name on
@@ -117,7 +121,8 @@ final class MountCommand implements Callable<Integer> {
             cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0), snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
-        secret, segmentBytes, join, maxVoters);
+        tlsDir == null ? null : tlsDir.toAbsolutePath(), segmentBytes, join, maxVoters,
+        adminListen != null ? adminListen : NodeConfig.defaultAdminAddress(listen));
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("INT"), s -> stop.countDown());
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
@@ -154,6 +159,9 @@ final class MountCommand implements Callable<Integer> {
     }
     if (metricsAddress != null && !metricsAddress.equals("off") && !metricsAddress.matches("[^:]+:\\d{1,5}")) {
       throw new ParameterException(spec.commandLine(), "--metrics must be HOST:PORT or off, got '" + metricsAddress + "'");
+    }
+    if (adminListen != null && !adminListen.matches("[^:]+:\\d{1,5}")) {
+      throw new ParameterException(spec.commandLine(), "--admin-listen must be HOST:PORT, got '" + adminListen + "'");
     }
     if (join != null && !join.matches("[^:]+:\\d{1,5}")) {
       throw new ParameterException(spec.commandLine(), "--join must be HOST:PORT, got '" + join + "'");

@@ -30,24 +30,22 @@ final class StatusCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    NodeStatus first;
-    try (AdminClient c = admin.client(admin.node)) {
-      first = c.status();
+    Map<String, AdminClient.MemberStatus> all;
+    try (AdminClient c = admin.client()) {
+      all = c.clusterStatus();
     } catch (IOException e) {
       spec.commandLine().getErr().println("sharefs: " + e.getMessage());
       return 1;
     }
     Map<String, NodeStatus> seen = new LinkedHashMap<>();
     Map<String, String> errors = new LinkedHashMap<>();
-    for (Member m : first.members()) {
-      if (m.id().equals(first.nodeId())) {
-        seen.put(m.id(), first);
-        continue;
-      }
-      try (AdminClient c = admin.client(m.address())) {
-        seen.put(m.id(), c.status());
-      } catch (IOException e) {
-        errors.put(m.id(), e.getMessage());
+    NodeStatus first = null;
+    for (AdminClient.MemberStatus m : all.values()) {
+      if (m.status() != null) {
+        seen.put(m.member().id(), m.status());
+        first = first == null ? m.status() : first;
+      } else {
+        errors.put(m.member().id(), m.error());
       }
     }
     boolean degraded = !errors.isEmpty() || first.leaderId().isEmpty()

@@ -18,15 +18,16 @@ import java.util.Map;
  * @param allowNonEmpty mount over a directory that has entries (hides them)
  * @param writeTimeoutMs how long a change waits for a quorum before failing with EIO
  * @param metrics host:port of the metrics/health endpoint, or null for none
- * @param secret cluster secret every node-to-node call carries; null on a lone node (one is generated)
+ * @param tlsDir this node's TLS identity (see {@code sharefs ca}); null on a lone node (one is made in dataDir/tls)
  * @param segmentBytes Raft log segment size (closed segments are purged after snapshots)
  * @param join Raft address of any member of a running cluster to join (first start only), or null
  * @param maxVoters members beyond this many join as non-voting listeners
+ * @param admin host:port of the admin service (TLS, node or admin certificates)
  */
 public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String listen, Map<String, String> peers,
     double attrTimeout, double entryTimeout, String kernelCache, boolean allowNonEmpty, VfsConfig vfs,
-    long snapshotEvery, long writeTimeoutMs, String metrics, String secret, long segmentBytes, String join,
-    int maxVoters) {
+    long snapshotEvery, long writeTimeoutMs, String metrics, Path tlsDir, long segmentBytes, String join,
+    int maxVoters, String admin) {
 
   /** The default metrics endpoint: the Raft port + 2 on the same host. */
   public static String defaultMetricsAddress(String raftAddress) {
@@ -35,7 +36,13 @@ public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String li
   }
 
 
-  /** The block/admin gRPC port: the Raft port + 1. */
+  /** The default admin endpoint: localhost, the Raft port + 3. */
+  public static String defaultAdminAddress(String raftAddress) {
+    int colon = raftAddress.lastIndexOf(':');
+    return "127.0.0.1:" + (Integer.parseInt(raftAddress.substring(colon + 1)) + 3);
+  }
+
+  /** The node-to-node gRPC port (blocks, and membership for joining nodes): the Raft port + 1. */
   public static String dataAddress(String raftAddress) {
     int colon = raftAddress.lastIndexOf(':');
     return raftAddress.substring(0, colon) + ":" + (Integer.parseInt(raftAddress.substring(colon + 1)) + 1);

@@ -2,7 +2,6 @@ package io.sharefs.node;
 
 import io.sharefs.block.grpc.BlockClient;
 import io.sharefs.block.grpc.BlockServiceImpl;
-import io.sharefs.block.grpc.ClusterSecret;
 import io.sharefs.block.grpc.NodeServer;
 import io.sharefs.block.replica.ReplicatingBlockStore;
 import io.sharefs.block.rocks.RocksBlockStore;
@@ -13,6 +12,11 @@ import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.node.admin.AdminClient;
 import io.sharefs.node.admin.AdminServiceImpl;
 import io.sharefs.node.admin.NodeStatus;
+import io.sharefs.node.tls.CertificateAuthority;
+import io.sharefs.tls.PeerAuth;
+import io.sharefs.tls.Role;
+import io.sharefs.tls.TlsIdentity;
+import org.apache.ratis.grpc.GrpcTlsConfig;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -39,6 +43,7 @@ public final class SharefsNode implements AutoCloseable {
   private ReplicatingBlockStore blocks;
   private BlockClient blockClient;
   private NodeServer nodeServer;
+  private NodeServer adminServer;
   private DeferredAdmin adminService;
   private Vfs vfs;
   private FuseMount mount;
@@ -66,14 +71,24 @@ public final class SharefsNode implements AutoCloseable {
       FuseAdapter.checkLibfuse();
     }
     lock = DataDirLock.acquire(config.dataDir());
-    ClusterSecret secret = new ClusterSecret(config.secret() != null ? config.secret() : localSecret(config.dataDir()));
+    TlsIdentity identity = config.tlsDir() != null ? TlsIdentity.load(config.tlsDir()) : localIdentity(config.dataDir());
+    if (identity.role() != Role.NODE) {
+      throw new IOException(identity.dir() + " holds an admin certificate; a node needs one issued without --admin");
+    }
     localBlocks = RocksBlockStore.open(config.dataDir().resolve("blocks"));
     String dataAddress = NodeConfig.dataAddress(config.listen());
     int colon = dataAddress.lastIndexOf(':');
     adminService = new DeferredAdmin();
-    nodeServer = NodeServer.start(dataAddress.substring(0, colon), Integer.parseInt(dataAddress.substring(colon + 1)),
-        secret, List.of(new BlockServiceImpl(localBlocks), adminService));
-    blockClient = new BlockClient(secret, 10_000);
+    PeerAuth nodesOnly = PeerAuth.allow(Role.NODE);
+    nodeServer = NodeServer.start("node traffic", dataAddress.substring(0, colon),
+        Integer.parseInt(dataAddress.substring(colon + 1)), identity,
+        List.of(new NodeServer.Guarded(new BlockServiceImpl(localBlocks), nodesOnly),
+            new NodeServer.Guarded(adminService, nodesOnly)));
+    int ac = config.admin().lastIndexOf(':');
+    adminServer = NodeServer.start("admin", config.admin().substring(0, ac),
+        Integer.parseInt(config.admin().substring(ac + 1)), identity,
+        List.of(new NodeServer.Guarded(adminService, PeerAuth.allow(Role.NODE, Role.ADMIN))));
+    blockClient = new BlockClient(identity, 10_000);
     MetaTables tables = MetaTables.open(config.dataDir().resolve("meta"));
     Path raftDir = config.dataDir().resolve("raft");
     Map<String, String> peers = config.peers();
@@ -81,7 +96,7 @@ public final class SharefsNode implements AutoCloseable {
     boolean joining = config.join() != null && !hasRaftState(raftDir);
     if (joining) {
       // Start with the cluster's current members; we are added to them once our server runs.
-      try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), secret)) {
+      try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), identity)) {
         AdminClient.Members m = seed.members();
         peers = new LinkedHashMap<>();
         Set<String> ls = new java.util.HashSet<>();
@@ -106,7 +121,8 @@ public final class SharefsNode implements AutoCloseable {
       }
     }
     RaftConfig rc = new RaftConfig(config.nodeId(), peers, raftDir,
-        config.snapshotEvery(), config.writeTimeoutMs(), config.segmentBytes(), listeners);
+        config.snapshotEvery(), config.writeTimeoutMs(), config.segmentBytes(), listeners,
+        new GrpcTlsConfig(identity.keyManager(), identity.trustManager(), true));
     try {
       meta = RaftMetaStore.start(rc, tables);
     } catch (IOException | RuntimeException e) {
@@ -114,7 +130,7 @@ public final class SharefsNode implements AutoCloseable {
       throw new IOException("cannot start the metadata peer on " + config.listen() + ": " + rootMessage(e), e);
     }
     if (joining) {
-      try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), secret)) {
+      try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), identity)) {
         seed.addMember(new Member(config.nodeId(), config.listen(), !listeners.contains(config.nodeId())));
         LOG.info("joined the cluster through {} as {}", config.join(),
             listeners.contains(config.nodeId()) ? "listener" : "voter");
@@ -138,7 +154,11 @@ public final class SharefsNode implements AutoCloseable {
     catchUp.setDaemon(true);
     catchUp.start();
     meta.stateMachine().setSnapshotInstalledListener(this::pullMissingBlocks);
-    adminService.delegate = new AdminServiceImpl(meta, this::status, config.maxVoters());
+    adminService.delegate = new AdminServiceImpl(meta, this::status, config.maxVoters(), m -> {
+      try (AdminClient peer = new AdminClient(NodeConfig.dataAddress(m.address()), identity)) {
+        return peer.status();
+      }
+    });
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir()).withNodeId(config.nodeId());
     vfs.recoverOrphans();
     vfs.releaseNodeLocks();
@@ -199,6 +219,12 @@ public final class SharefsNode implements AutoCloseable {
     }
 
     @Override
+    public void clusterStatus(io.sharefs.proto.StatusRequestProto r,
+        io.grpc.stub.StreamObserver<io.sharefs.proto.ClusterStatusReplyProto> o) {
+      d().clusterStatus(r, o);
+    }
+
+    @Override
     public void members(io.sharefs.proto.MembersRequestProto r,
         io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
       d().members(r, o);
@@ -241,16 +267,21 @@ public final class SharefsNode implements AutoCloseable {
     return out;
   }
 
-  /** A lone node still authenticates its data port: with a random secret kept in the data dir. */
-  private static String localSecret(Path dataDir) throws IOException {
-    Path f = dataDir.resolve("secret");
-    if (!Files.exists(f)) {
-      byte[] b = new byte[24];
-      new java.security.SecureRandom().nextBytes(b);
-      Files.writeString(f, java.util.HexFormat.of().formatHex(b));
-      Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+  /**
+   * A lone node still speaks TLS on every port: with its own CA in DATA_DIR/tls/ca and a node certificate
+   * in DATA_DIR/tls/node (which `sharefs status --data-dir DATA_DIR` uses), made on first start.
+   */
+  private TlsIdentity localIdentity(Path dataDir) throws IOException {
+    Path tls = dataDir.resolve("tls");
+    Path node = tls.resolve("node");
+    if (!Files.exists(node.resolve(TlsIdentity.CERT))) {
+      CertificateAuthority ca = Files.exists(tls.resolve("ca").resolve(TlsIdentity.CA_CERT))
+          ? CertificateAuthority.open(tls.resolve("ca"))
+          : CertificateAuthority.create(tls.resolve("ca"), config.nodeId(), java.time.Duration.ofDays(3650));
+      String host = config.listen().substring(0, config.listen().lastIndexOf(':'));
+      ca.issue(config.nodeId(), Role.NODE, List.of(host), java.time.Duration.ofDays(3650), node);
     }
-    return Files.readString(f).trim();
+    return TlsIdentity.load(node);
   }
 
   private static String rootMessage(Throwable e) {
@@ -342,6 +373,10 @@ public final class SharefsNode implements AutoCloseable {
     if (blocks != null) {
       blocks.close();
       blocks = null;
+    }
+    if (adminServer != null) {
+      adminServer.close();
+      adminServer = null;
     }
     if (nodeServer != null) {
       nodeServer.close();

@@ -49,6 +49,15 @@ class MountCliTest {
     badData = sharefs("mount", "--data-dir", file.resolve("sub").toString(), tmp.resolve("d").toString());
     assertEquals(1, badData.code());
     assertTrue(badData.out().contains("data dir " + file.resolve("sub") + " cannot be created"), badData.out());
+    Path empty = Files.createDirectories(tmp.resolve("empty"));
+    Result noTls = sharefs("mount", "--data-dir", tmp.resolve("d2").toString(), "--peers",
+        "n1=127.0.0.1:7100,n2=127.0.0.1:7110", empty.toString());
+    assertEquals(1, noTls.code(), noTls.out());
+    assertTrue(noTls.out().contains("a cluster node needs --tls-dir"), noTls.out());
+    Result badTls = sharefs("mount", "--data-dir", tmp.resolve("d2").toString(), "--tls-dir",
+        tmp.resolve("no-tls").toString(), empty.toString());
+    assertEquals(1, badTls.code(), badTls.out());
+    assertTrue(badTls.out().contains("TLS directory " + tmp.resolve("no-tls") + " does not exist"), badTls.out());
   }
 
   @Test

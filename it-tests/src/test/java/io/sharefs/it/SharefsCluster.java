@@ -1,6 +1,9 @@
 package io.sharefs.it;
 
+import io.sharefs.node.tls.CertificateAuthority;
+import io.sharefs.tls.Role;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -14,17 +17,18 @@ import java.util.StringJoiner;
  * that always stops every process and unmounts.
  */
 public final class SharefsCluster implements AutoCloseable {
-  static final String SECRET = "it-tests-cluster-secret-0123456789";
-
   private final Path root;
   private final List<String> ids = new ArrayList<>();
   private final Map<String, String> addresses = new LinkedHashMap<>();
   private final List<NodeProcess> nodes = new ArrayList<>();
   private final List<String> extraArgs;
+  private final CertificateAuthority ca;
 
   private SharefsCluster(Path root, int n, List<String> extraArgs) throws Exception {
     this.root = root;
     this.extraArgs = extraArgs;
+    this.ca = CertificateAuthority.create(root.resolve("tls/ca"), "it-tests", Duration.ofDays(365));
+    ca.issue("admin", Role.ADMIN, List.of(), Duration.ofDays(90), adminTlsDir());
     for (int i = 1; i <= n; i++) {
       String id = "n" + i;
       ids.add(id);
@@ -32,12 +36,30 @@ public final class SharefsCluster implements AutoCloseable {
     }
   }
 
-  /** A free port p with p+1 and p+2 also free (Raft, blocks, metrics). */
+  /** The cluster's CA (for tests that issue extra certificates). */
+  public CertificateAuthority ca() {
+    return ca;
+  }
+
+  /** The admin client identity admin() uses. */
+  public Path adminTlsDir() {
+    return root.resolve("tls/admin");
+  }
+
+  private Path nodeTlsDir(String id) throws Exception {
+    Path dir = root.resolve("tls").resolve(id);
+    if (!Files.exists(dir.resolve("tls.crt"))) {
+      ca.issue(id, Role.NODE, List.of("127.0.0.1"), Duration.ofDays(90), dir);
+    }
+    return dir;
+  }
+
+  /** A free port p with p+1, p+2 and p+3 also free (Raft, blocks, metrics, admin). */
   static int freeEvenPortPair() throws Exception {
     for (int attempt = 0; attempt < 50; attempt++) {
       int p = NodeProcess.freePort();
       try (var a = new java.net.ServerSocket(p); var b = new java.net.ServerSocket(p + 1);
-          var m = new java.net.ServerSocket(p + 2)) {
+          var m = new java.net.ServerSocket(p + 2); var d = new java.net.ServerSocket(p + 3)) {
         return p;
       } catch (java.io.IOException e) {
         // try another
@@ -75,10 +97,10 @@ public final class SharefsCluster implements AutoCloseable {
     String id = ids.get(i);
     Path dir = root.resolve(id);
     Files.createDirectories(dir);
-    List<String> args = new ArrayList<>(List.of("--node-id", id, "--peers", peers()));
+    List<String> args = new ArrayList<>(List.of("--node-id", id, "--peers", peers(),
+        "--tls-dir", nodeTlsDir(id).toString()));
     args.addAll(extraArgs);
-    return new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args)
-        .env("SHAREFS_CLUSTER_SECRET", SECRET);
+    return new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args);
   }
 
   /** Starts one more node that joins through node {@code via}; returns its index. */
@@ -89,11 +111,11 @@ public final class SharefsCluster implements AutoCloseable {
     addresses.put(id, "127.0.0.1:" + freeEvenPortPair());
     Path dir = root.resolve(id);
     Files.createDirectories(dir);
-    List<String> args = new ArrayList<>(List.of("--node-id", id, "--join", addresses.get(ids.get(via))));
+    List<String> args = new ArrayList<>(List.of("--node-id", id, "--join", addresses.get(ids.get(via)),
+        "--tls-dir", nodeTlsDir(id).toString()));
     args.addAll(extraArgs);
     args.addAll(List.of(extra));
-    NodeProcess p = new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args)
-        .env("SHAREFS_CLUSTER_SECRET", SECRET);
+    NodeProcess p = new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args);
     nodes.add(p);
     p.start();
     return i;
@@ -104,10 +126,10 @@ public final class SharefsCluster implements AutoCloseable {
     return addresses.get(ids.get(i));
   }
 
-  /** Runs a sharefs admin command against the cluster (with the secret). */
+  /** Runs a sharefs admin command against the cluster (with the admin certificate). */
   public NodeProcess.Result admin(String... args) throws Exception {
     ProcessBuilder pb = new ProcessBuilder(NodeProcess.command(args)).redirectErrorStream(true);
-    pb.environment().put("SHAREFS_CLUSTER_SECRET", SECRET);
+    pb.environment().put("SHAREFS_TLS_DIR", adminTlsDir().toString());
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     p.waitFor();

@@ -3,7 +3,10 @@ package io.sharefs.node.admin;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.sharefs.block.grpc.ClusterSecret;
+import io.sharefs.proto.ClusterStatusReplyProto;
+import io.sharefs.tls.TlsIdentity;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.proto.AddMemberRequestProto;
 import io.sharefs.proto.AdminServiceGrpc;
@@ -17,17 +20,35 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Talks to one node's admin service (its block/admin port), with the cluster secret. */
+/** Talks to one node's admin service over mutual TLS, with a certificate from the cluster CA. */
 public final class AdminClient implements AutoCloseable {
   private final String address;
   private final ManagedChannel channel;
   private final AdminServiceGrpc.AdminServiceBlockingStub stub;
 
-  /** {@code adminAddress} is the node's block/admin address (its Raft port + 1). */
-  public AdminClient(String adminAddress, ClusterSecret secret) {
-    this.address = adminAddress;
-    this.channel = NettyChannelBuilder.forTarget(adminAddress).usePlaintext().build();
-    this.stub = AdminServiceGrpc.newBlockingStub(channel).withCallCredentials(secret.callCredentials());
+  /** {@code address} is the node's admin address, or (with a node certificate) its node-to-node address. */
+  public AdminClient(String address, TlsIdentity identity) {
+    this.address = address;
+    this.channel = NettyChannelBuilder.forTarget(address, identity.channelCredentials()).build();
+    this.stub = AdminServiceGrpc.newBlockingStub(channel);
+  }
+
+  /** One member as the asked node saw it: its status, or why it could not be reached. */
+  public record MemberStatus(Member member, NodeStatus status, String error) {}
+
+  /** Every member's status, gathered by the node asked; keyed by member id, in membership order. */
+  public Map<String, MemberStatus> clusterStatus() throws IOException {
+    try {
+      ClusterStatusReplyProto r = stub.withDeadlineAfter(10, TimeUnit.SECONDS)
+          .clusterStatus(StatusRequestProto.getDefaultInstance());
+      Map<String, MemberStatus> out = new LinkedHashMap<>();
+      r.getMembersList().forEach(m -> out.put(m.getMember().getId(), new MemberStatus(
+          AdminServiceImpl.fromProto(m.getMember()), m.getReachable() ? AdminServiceImpl.fromProto(m.getStatus()) : null,
+          m.getReachable() ? null : m.getError())));
+      return out;
+    } catch (StatusRuntimeException e) {
+      throw failure(e);
+    }
   }
 
   /** Members of the group and how many may vote. */
@@ -35,12 +56,8 @@ public final class AdminClient implements AutoCloseable {
 
   public NodeStatus status() throws IOException {
     try {
-      StatusReplyProto r = stub.withDeadlineAfter(5, TimeUnit.SECONDS).status(StatusRequestProto.getDefaultInstance());
-      List<Member> members = new ArrayList<>();
-      r.getMembersList().forEach(m -> members.add(AdminServiceImpl.fromProto(m)));
-      return new NodeStatus(r.getNodeId(), r.getRole(), r.getTerm(), r.getLeaderId(), r.getCommitIndex(),
-          r.getAppliedIndex(), members, r.getBlocks(), r.getBlockBytes(), r.getPullQueue(), r.getReplicationPending(),
-          r.getInodes(), r.getLogBytes(), r.getDiskFreeBytes(), r.getVersion(), r.getMaxVoters());
+      return AdminServiceImpl.fromProto(stub.withDeadlineAfter(3, TimeUnit.SECONDS)
+          .status(StatusRequestProto.getDefaultInstance()));
     } catch (StatusRuntimeException e) {
       throw failure(e);
     }
@@ -80,12 +97,25 @@ public final class AdminClient implements AutoCloseable {
 
   private IOException failure(StatusRuntimeException e) {
     String why = switch (e.getStatus().getCode()) {
-      case UNAVAILABLE -> "node " + address + " is unreachable or refused: " + e.getStatus().getDescription();
-      case UNAUTHENTICATED -> "node " + address + " refused our credentials (is the cluster secret right?)";
+      case UNAVAILABLE -> "node " + address + " is unreachable or refused the TLS handshake (is the certificate from"
+          + " this cluster's CA?): " + rootMessage(e);
+      case UNAUTHENTICATED -> "node " + address + " refused us: " + e.getStatus().getDescription();
+      case PERMISSION_DENIED -> "node " + address + " does not let this certificate do that: "
+          + e.getStatus().getDescription();
       case DEADLINE_EXCEEDED -> "node " + address + " did not answer in time";
       default -> "node " + address + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription();
     };
     return new IOException(why, e);
+  }
+
+  private static String rootMessage(Throwable e) {
+    String msg = e.getMessage();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null) {
+        msg = t.getMessage();
+      }
+    }
+    return msg;
   }
 
   @Override

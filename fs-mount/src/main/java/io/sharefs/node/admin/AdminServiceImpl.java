@@ -5,6 +5,8 @@ import io.grpc.stub.StreamObserver;
 import io.sharefs.meta.ratis.RaftMetaStore;
 import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.proto.AddMemberRequestProto;
+import io.sharefs.proto.ClusterStatusReplyProto;
+import io.sharefs.proto.MemberStatusProto;
 import io.sharefs.proto.AdminServiceGrpc;
 import io.sharefs.proto.MemberProto;
 import io.sharefs.proto.MembersReplyProto;
@@ -13,7 +15,9 @@ import io.sharefs.proto.RemoveMemberRequestProto;
 import io.sharefs.proto.StatusReplyProto;
 import io.sharefs.proto.StatusRequestProto;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,11 +29,37 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   private final RaftMetaStore meta;
   private final Supplier<NodeStatus> status;
   private final int maxVoters;
+  private final PeerStatus peers;
 
-  public AdminServiceImpl(RaftMetaStore meta, Supplier<NodeStatus> status, int maxVoters) {
+  /** How this node asks another member for its status (over node-to-node TLS). */
+  @FunctionalInterface
+  public interface PeerStatus {
+    NodeStatus of(Member m) throws IOException;
+  }
+
+  public AdminServiceImpl(RaftMetaStore meta, Supplier<NodeStatus> status, int maxVoters, PeerStatus peers) {
     this.meta = meta;
     this.status = status;
     this.maxVoters = maxVoters;
+    this.peers = peers;
+  }
+
+  static StatusReplyProto toProto(NodeStatus s) {
+    StatusReplyProto.Builder b = StatusReplyProto.newBuilder().setNodeId(s.nodeId()).setRole(s.role()).setTerm(s.term())
+        .setLeaderId(s.leaderId()).setCommitIndex(s.commitIndex()).setAppliedIndex(s.appliedIndex())
+        .setBlocks(s.blocks()).setBlockBytes(s.blockBytes()).setPullQueue(s.pullQueue())
+        .setReplicationPending(s.replicationPending()).setInodes(s.inodes()).setLogBytes(s.logBytes())
+        .setDiskFreeBytes(s.diskFreeBytes()).setVersion(s.version()).setMaxVoters(s.maxVoters());
+    s.members().forEach(m -> b.addMembers(toProto(m)));
+    return b.build();
+  }
+
+  static NodeStatus fromProto(StatusReplyProto r) {
+    List<Member> members = new ArrayList<>();
+    r.getMembersList().forEach(m -> members.add(fromProto(m)));
+    return new NodeStatus(r.getNodeId(), r.getRole(), r.getTerm(), r.getLeaderId(), r.getCommitIndex(),
+        r.getAppliedIndex(), members, r.getBlocks(), r.getBlockBytes(), r.getPullQueue(), r.getReplicationPending(),
+        r.getInodes(), r.getLogBytes(), r.getDiskFreeBytes(), r.getVersion(), r.getMaxVoters());
   }
 
   static MemberProto toProto(Member m) {
@@ -48,13 +78,32 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
 
   @Override
   public void status(StatusRequestProto req, StreamObserver<StatusReplyProto> out) {
-    NodeStatus s = status.get();
-    StatusReplyProto.Builder b = StatusReplyProto.newBuilder().setNodeId(s.nodeId()).setRole(s.role()).setTerm(s.term())
-        .setLeaderId(s.leaderId()).setCommitIndex(s.commitIndex()).setAppliedIndex(s.appliedIndex())
-        .setBlocks(s.blocks()).setBlockBytes(s.blockBytes()).setPullQueue(s.pullQueue())
-        .setReplicationPending(s.replicationPending()).setInodes(s.inodes()).setLogBytes(s.logBytes())
-        .setDiskFreeBytes(s.diskFreeBytes()).setVersion(s.version()).setMaxVoters(s.maxVoters());
-    s.members().forEach(m -> b.addMembers(toProto(m)));
+    out.onNext(toProto(status.get()));
+    out.onCompleted();
+  }
+
+  /** This node's status plus every other member's, asked in parallel; a member that does not answer is unreachable. */
+  @Override
+  public void clusterStatus(StatusRequestProto req, StreamObserver<ClusterStatusReplyProto> out) {
+    NodeStatus self = status.get();
+    List<CompletableFuture<MemberStatusProto>> asks = new ArrayList<>();
+    for (Member m : self.members()) {
+      if (m.id().equals(self.nodeId())) {
+        asks.add(CompletableFuture.completedFuture(MemberStatusProto.newBuilder().setMember(toProto(m))
+            .setReachable(true).setStatus(toProto(self)).build()));
+        continue;
+      }
+      asks.add(CompletableFuture.supplyAsync(() -> {
+        MemberStatusProto.Builder b = MemberStatusProto.newBuilder().setMember(toProto(m));
+        try {
+          return b.setReachable(true).setStatus(toProto(peers.of(m))).build();
+        } catch (IOException | RuntimeException e) {
+          return b.setReachable(false).setError(String.valueOf(e.getMessage())).build();
+        }
+      }));
+    }
+    ClusterStatusReplyProto.Builder b = ClusterStatusReplyProto.newBuilder().setAsked(self.nodeId());
+    asks.forEach(f -> b.addMembers(f.join()));
     out.onNext(b.build());
     out.onCompleted();
   }

@@ -1,6 +1,7 @@
 package io.sharefs.meta.ratis;
 
 import java.nio.file.Path;
+import org.apache.ratis.grpc.GrpcTlsConfig;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -14,18 +15,19 @@ import java.util.Map;
  * @param writeTimeoutMs how long a mutation may wait for a quorum before failing with EIO
  * @param segmentBytes size at which a log segment is closed (only closed segments can be purged)
  * @param listeners ids among {@code peers} that do not vote
+ * @param tls mutual TLS for every Raft connection (server, peers, client), or null for plaintext (tests only)
  */
 public record RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery,
-    long writeTimeoutMs, long segmentBytes, java.util.Set<String> listeners) {
+    long writeTimeoutMs, long segmentBytes, java.util.Set<String> listeners, GrpcTlsConfig tls) {
   public static final long DEFAULT_SEGMENT_BYTES = 8L << 20;
 
   public RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery, long writeTimeoutMs) {
-    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, DEFAULT_SEGMENT_BYTES, java.util.Set.of());
+    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, DEFAULT_SEGMENT_BYTES, java.util.Set.of(), null);
   }
 
   public RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery, long writeTimeoutMs,
       long segmentBytes) {
-    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, java.util.Set.of());
+    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, java.util.Set.of(), null);
   }
 
   public static final long DEFAULT_SNAPSHOT_EVERY = 20_000;
@@ -44,6 +46,11 @@ public record RaftConfig(String nodeId, Map<String, String> peers, Path raftDir,
   /** A one-peer group listening on {@code address}. */
   public static RaftConfig single(String nodeId, String address, Path raftDir) {
     return new RaftConfig(nodeId, Map.of(nodeId, address), raftDir, DEFAULT_SNAPSHOT_EVERY, DEFAULT_WRITE_TIMEOUT_MS);
+  }
+
+  /** The same configuration with every Raft connection over mutual TLS. */
+  public RaftConfig withTls(GrpcTlsConfig tls) {
+    return new RaftConfig(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, listeners, tls);
   }
 
   public String address() {

@@ -75,6 +75,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
             .setGroup(group)
             .setStateMachine(stateMachine)
             .setProperties(props)
+            .setParameters(parameters(config))
             .setOption(fresh ? RaftStorage.StartupOption.FORMAT : RaftStorage.StartupOption.RECOVER)
             .build();
     server.start();
@@ -86,7 +87,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
             .setClientId(ClientId.randomId())
             .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
                 (int) Math.max(1, config.writeTimeoutMs() / 200), TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
-            .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), props))
+            .setClientRpc(new GrpcFactory(parameters(config)).newRaftClientRpc(ClientId.randomId(), props))
             .build();
   }
 
@@ -163,6 +164,18 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     if (!reply.isSuccess()) {
       throw new IOException("membership change failed: " + reply.getException());
     }
+  }
+
+  /** Ratis parameters: TLS for the server, its peers and the clients when configured. */
+  static Parameters parameters(RaftConfig c) {
+    Parameters p = new Parameters();
+    if (c.tls() != null) {
+      GrpcConfigKeys.TLS.setConf(p, c.tls());
+      GrpcConfigKeys.Server.setTlsConf(p, c.tls());
+      GrpcConfigKeys.Client.setTlsConf(p, c.tls());
+      GrpcConfigKeys.Admin.setTlsConf(p, c.tls());
+    }
+    return p;
   }
 
   static RaftProperties properties(RaftConfig c) {

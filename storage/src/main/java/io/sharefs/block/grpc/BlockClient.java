@@ -10,6 +10,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.sharefs.tls.TlsIdentity;
 import io.sharefs.block.BlockHash;
 import io.sharefs.proto.BlockDataProto;
 import io.sharefs.proto.BlockIdProto;
@@ -21,24 +22,24 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-/** Calls other nodes' block services; one channel per peer address, every call carrying the secret. */
+/** Calls other nodes' block services over TLS with this node's certificate; one channel per peer address. */
 public final class BlockClient implements AutoCloseable {
-  private final ClusterSecret secret;
+  private final TlsIdentity identity;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final long timeoutMs;
 
-  public BlockClient(ClusterSecret secret, long timeoutMs) {
-    this.secret = secret;
+  public BlockClient(TlsIdentity identity, long timeoutMs) {
+    this.identity = identity;
     this.timeoutMs = timeoutMs;
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a, identity.channelCredentials())
         .maxInboundMessageSize(8 << 20).build());
   }
 
   private BlockServiceGrpc.BlockServiceFutureStub stub(String address) {
-    return BlockServiceGrpc.newFutureStub(channel(address)).withCallCredentials(secret.callCredentials())
+    return BlockServiceGrpc.newFutureStub(channel(address))
         .withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS);
   }
 

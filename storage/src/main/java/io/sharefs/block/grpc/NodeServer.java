@@ -4,12 +4,15 @@ import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.sharefs.tls.HandshakeLog;
+import io.sharefs.tls.PeerAuth;
+import io.sharefs.tls.TlsIdentity;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** The node's own gRPC server (block and admin services), every call checked against the cluster secret. */
+/** A node's gRPC server over TLS: every service behind the role check it was registered with. */
 public final class NodeServer implements AutoCloseable {
   private final Server server;
 
@@ -17,17 +20,21 @@ public final class NodeServer implements AutoCloseable {
     this.server = server;
   }
 
-  public static NodeServer start(String host, int port, ClusterSecret secret, List<BindableService> services)
+  /** A service and who may call it. */
+  public record Guarded(BindableService service, PeerAuth auth) {}
+
+  public static NodeServer start(String what, String host, int port, TlsIdentity identity, List<Guarded> services)
       throws IOException {
-    NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
-        .maxInboundMessageSize(8 << 20);
-    for (BindableService s : services) {
-      b.addService(ServerInterceptors.intercept(s, secret.serverInterceptor()));
+    HandshakeLog.install();
+    NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(host, port),
+        identity.serverCredentials()).maxInboundMessageSize(8 << 20);
+    for (Guarded g : services) {
+      b.addService(ServerInterceptors.intercept(g.service(), g.auth()));
     }
     try {
       return new NodeServer(b.build().start());
     } catch (IOException e) {
-      throw new IOException("cannot listen on " + host + ":" + port + " for node traffic: " + rootMessage(e), e);
+      throw new IOException("cannot listen on " + host + ":" + port + " for " + what + ": " + rootMessage(e), e);
     }
   }
 
