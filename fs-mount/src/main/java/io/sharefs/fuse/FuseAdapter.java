@@ -2,6 +2,7 @@ package io.sharefs.fuse;
 
 import io.sharefs.meta.Errno;
 import io.sharefs.meta.FsException;
+import io.sharefs.meta.RecordLocks;
 import io.sharefs.vfs.Ctx;
 import io.sharefs.vfs.DirEntry;
 import io.sharefs.vfs.Vfs;
@@ -22,6 +23,7 @@ import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
 import ru.serce.jnrfuse.struct.FuseContext;
+import ru.serce.jnrfuse.struct.Flock;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
 import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
@@ -29,8 +31,7 @@ import ru.serce.jnrfuse.struct.Timespec;
 /**
  * The jnr-fuse binding: every callback converts its arguments, delegates once to the {@link Vfs} and
  * returns, through {@link #call}, which alone maps exceptions to errnos, times the call and keeps any
- * Throwable out of native code. flock goes to the VFS (cluster-wide); fcntl record locks are not
- * implemented here, so the kernel keeps them (node-local).
+ * Throwable out of native code. flock and fcntl record locks go to the VFS (cluster-wide).
  */
 public final class FuseAdapter extends FuseStubFS {
   private static final Logger LOG = LoggerFactory.getLogger(FuseAdapter.class);
@@ -333,6 +334,40 @@ public final class FuseAdapter extends FuseStubFS {
   public int flock(String path, FuseFileInfo fi, int op) {
     return call("flock", () -> {
       vfs.flock(ctx(), path, fi.fh.get(), fi.lock_owner.get(), op);
+      return 0;
+    });
+  }
+
+  private static final int F_GETLK = 5;
+  private static final int F_SETLKW = 7;
+
+  /**
+   * fcntl record locks. libfuse hands over absolute ranges (l_whence = SEEK_SET, l_len 0 = to EOF)
+   * and sends an unlock of the whole file for the closing owner on every close().
+   */
+  @Override
+  public int lock(String path, FuseFileInfo fi, int cmd, Flock flock) {
+    return call("lock", () -> {
+      long start = flock.l_start.get();
+      long len = flock.l_len.get();
+      if (start < 0 || len < 0) {
+        throw new FsException(Errno.EINVAL);
+      }
+      long end = len == 0 || start > RecordLocks.EOF - len ? RecordLocks.EOF : start + len - 1;
+      int type = flock.l_type.get();
+      if (cmd == F_GETLK) {
+        Vfs.LockConflict c = vfs.testRecordLock(ctx(), path, fi.fh.get(), fi.lock_owner.get(), type, start, end);
+        if (c == null) {
+          flock.l_type.set(Flock.F_UNLCK);
+        } else {
+          flock.l_type.set(c.type());
+          flock.l_start.set(c.start());
+          flock.l_len.set(c.end() == RecordLocks.EOF ? 0 : c.end() - c.start() + 1);
+          flock.l_pid.set(c.pid());
+        }
+        return 0;
+      }
+      vfs.setRecordLock(ctx(), path, fi.fh.get(), fi.lock_owner.get(), type, start, end, cmd == F_SETLKW);
       return 0;
     });
   }

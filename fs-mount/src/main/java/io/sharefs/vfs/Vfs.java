@@ -9,11 +9,13 @@ import io.sharefs.meta.FsException;
 import io.sharefs.meta.Inode;
 import io.sharefs.meta.MetaResult;
 import io.sharefs.meta.MetaStore;
+import io.sharefs.meta.RecordLocks;
 import io.sharefs.meta.op.CommitWriteOp;
 import io.sharefs.meta.op.CreateOp;
 import io.sharefs.meta.op.ForgetOp;
 import io.sharefs.meta.op.LinkOp;
 import io.sharefs.meta.op.LockOp;
+import io.sharefs.meta.op.RecordLockOp;
 import io.sharefs.meta.op.ReleaseNodeLocksOp;
 import io.sharefs.meta.op.MetaOp;
 import io.sharefs.meta.op.RemoveXattrOp;
@@ -513,24 +515,76 @@ public final class Vfs implements AutoCloseable {
     Handle h = handles.get(fh);
     long ino = h != null ? h.ino() : resolve(path).ino();
     int type = (op & LOCK_UN) != 0 ? LockOp.UNLOCK : (op & LOCK_EX) != 0 ? LockOp.EXCLUSIVE : LockOp.SHARED;
+    retryWhileLocked(ctx, new LockOp(ino, nodeId, owner, type), (op & LOCK_NB) == 0);
+    if (h != null) {
+      if (type == LockOp.UNLOCK) {
+        h.lockOwners().remove(owner);
+      } else {
+        h.lockOwners().add(owner);
+      }
+    }
+  }
+
+  /** A record lock that keeps a request from being granted, as F_GETLK reports it. */
+  public record LockConflict(int type, long start, long end, int pid) {}
+
+  /** Owners on this node that may hold record locks, per inode: unlocks for anyone else skip the log. */
+  private final Map<Long, java.util.Set<Long>> recordOwners = new ConcurrentHashMap<>();
+
+  /**
+   * fcntl(2) F_SETLK/F_SETLKW, cluster-wide: sets bytes start..end (inclusive, {@link RecordLocks#EOF}
+   * for "to the end") of {@code owner}'s locks to read, write or unlocked. A conflict is EAGAIN, or
+   * with {@code wait} a retry until the holder lets go (EINTR if the caller died meanwhile).
+   */
+  public void setRecordLock(Ctx ctx, String path, long fh, long owner, int type, long start, long end, boolean wait) {
+    Handle h = handles.get(fh);
+    long ino = h != null ? h.ino() : resolve(path).ino();
+    if (type == RecordLocks.UNLOCK) {
+      // libfuse unlocks on every close(): without a lock here there is nothing to tell the cluster.
+      java.util.Set<Long> owners = recordOwners.get(ino);
+      if (owners == null || !owners.contains(owner)) {
+        return;
+      }
+    } else {
+      recordOwners.computeIfAbsent(ino, k -> ConcurrentHashMap.newKeySet()).add(owner);
+    }
+    retryWhileLocked(ctx, new RecordLockOp(ino, nodeId, owner, ctx.pid(), type, start, end), wait);
+    if (type == RecordLocks.UNLOCK && start == 0 && end == RecordLocks.EOF) {
+      recordOwners.computeIfPresent(ino, (k, s) -> {
+        s.remove(owner);
+        return s.isEmpty() ? null : s;
+      });
+    }
+  }
+
+  /** fcntl(2) F_GETLK: the first lock of another owner that would block the request, or null. */
+  public LockConflict testRecordLock(Ctx ctx, String path, long fh, long owner, int type, long start, long end) {
+    Handle h = handles.get(fh);
+    long ino = h != null ? h.ino() : resolve(path).ino();
+    for (RecordLocks.Held held : meta.recordLocks(ino)) {
+      if (held.node().equals(nodeId) && held.owner() == owner) {
+        continue;
+      }
+      RecordLocks.Range r = held.locks().conflict(start, end, type);
+      if (r != null) {
+        return new LockConflict(r.type(), r.start(), r.end(), held.node().equals(nodeId) ? held.locks().pid() : 0);
+      }
+    }
+    return null;
+  }
+
+  private void retryWhileLocked(Ctx ctx, MetaOp op, boolean wait) {
     long backoffMs = 2;
     while (true) {
-      MetaResult r = submit(new LockOp(ino, nodeId, owner, type), ctx);
+      MetaResult r = submit(op, ctx);
       if (r.errno() == 0) {
-        if (h != null) {
-          if (type == LockOp.UNLOCK) {
-            h.lockOwners().remove(owner);
-          } else {
-            h.lockOwners().add(owner);
-          }
-        }
         return;
+      }
+      if (r.errno() != Errno.EAGAIN || !wait) {
+        throw new FsException(r.errno());
       }
       if (ctx.pid() > 0 && !java.nio.file.Files.exists(Path.of("/proc/" + ctx.pid()))) {
         throw new FsException(Errno.EINTR); // the waiting process is gone
-      }
-      if (r.errno() != Errno.EAGAIN || (op & LOCK_NB) != 0) {
-        throw new FsException(r.errno());
       }
       try {
         Thread.sleep(backoffMs);

@@ -2,6 +2,7 @@ package io.sharefs.vfs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import io.sharefs.meta.FileMode;
 import io.sharefs.meta.FsException;
 import io.sharefs.meta.Inode;
 import io.sharefs.meta.Layout;
+import io.sharefs.meta.RecordLocks;
 import io.sharefs.meta.client.LocalMetaStore;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -71,6 +73,36 @@ class VfsTest {
     vfs.write(fh, data, data.length, 0);
     vfs.flush(USER, fh);
     vfs.release(USER, fh);
+  }
+
+  @Test
+  void recordLocksConflictAcrossNodesAndReportTheHolder() {
+    writeFile("/wp-config.php", new byte[100]);
+    // A second node over the same replicated tables, as another cluster member would be.
+    Vfs other = new Vfs(meta, blocks, new VfsConfig(4096, 4), tmp, () -> now += 1000).withNodeId("n2");
+    vfs.withNodeId("n1");
+    long a = vfs.open(USER, "/wp-config.php", Vfs.O_RDWR);
+    long b = other.open(USER, "/wp-config.php", Vfs.O_RDWR);
+    try {
+      vfs.setRecordLock(USER, "/wp-config.php", a, 11, RecordLocks.WRITE, 0, 49, false);
+      assertErrno(Errno.EAGAIN, () -> other.setRecordLock(USER, "/wp-config.php", b, 11, RecordLocks.READ, 40, 60,
+          false));
+      other.setRecordLock(USER, "/wp-config.php", b, 11, RecordLocks.WRITE, 50, RecordLocks.EOF, false);
+      Vfs.LockConflict c = other.testRecordLock(USER, "/wp-config.php", b, 11, RecordLocks.READ, 0, 0);
+      assertEquals(new Vfs.LockConflict(RecordLocks.WRITE, 0, 49, 0), c);
+      assertEquals(new Vfs.LockConflict(RecordLocks.WRITE, 0, 49, 1),
+          vfs.testRecordLock(USER, "/wp-config.php", a, 12, RecordLocks.READ, 0, 0), "same node: holder's pid");
+      // An unlock for an owner without locks here never reaches the log.
+      long before = meta.tables().appliedTermIndex()[1];
+      other.setRecordLock(USER, "/wp-config.php", b, 99, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
+      assertEquals(before, meta.tables().appliedTermIndex()[1]);
+      vfs.setRecordLock(USER, "/wp-config.php", a, 11, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
+      assertNull(other.testRecordLock(USER, "/wp-config.php", b, 11, RecordLocks.WRITE, 0, 49));
+      assertErrno(Errno.EINVAL, () -> vfs.setRecordLock(USER, "/wp-config.php", a, 11, 7, 0, 1, false));
+    } finally {
+      vfs.release(USER, a);
+      other.release(USER, b);
+    }
   }
 
   @Test

@@ -4,10 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sharefs.it.NodeProcess.Result;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -141,6 +148,47 @@ class ClusterTest {
       holder.waitFor();
     }
     assertEquals("free\n", NodeProcess.sh(m(1), "flock -n .htaccess -c 'echo free'").ok().out());
+  }
+
+  /** FileChannel.lock/tryLock are fcntl(F_SETLKW/F_SETLK) record locks on Linux. */
+  @Test
+  void fcntlRecordLocksAreClusterWide() throws Exception {
+    Path f1 = m(0).resolve("wp-config.php");
+    Files.write(f1, new byte[4096]);
+    Path f2 = m(1).resolve("wp-config.php");
+    try (FileChannel c1 = FileChannel.open(f1, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel c2 = FileChannel.open(f2, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      FileLock held = c1.lock(0, 100, false);
+      assertNull(c2.tryLock(50, 10, false), "node 2 must see node 1's write lock");
+      assertNull(c2.tryLock(0, 10, true), "a read lock conflicts with a write lock");
+      FileLock beside = c2.tryLock(100, 100, false);
+      assertNotNull(beside, "a range next to the held one is free");
+      // A waiter on node 3 blocks (F_SETLKW) until node 1 lets go.
+      try (FileChannel c3 = FileChannel.open(m(2).resolve("wp-config.php"), StandardOpenOption.WRITE)) {
+        CompletableFuture<FileLock> waiter = CompletableFuture.supplyAsync(() -> {
+          try {
+            return c3.lock(0, 10, false);
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
+        Thread.sleep(1500);
+        assertFalse(waiter.isDone(), "the waiter must block while node 1 holds the lock");
+        held.release();
+        waiter.get(20, TimeUnit.SECONDS).release();
+      }
+      beside.release();
+      FileLock again = c2.tryLock(0, 200, false);
+      assertNotNull(again, "every lock is gone once released (and the waiter exited)");
+      again.release();
+    }
+    // Closing the file drops its locks: another node can take the whole file.
+    try (FileChannel c1 = FileChannel.open(f1, StandardOpenOption.WRITE)) {
+      c1.lock(0, Long.MAX_VALUE, false);
+    }
+    try (FileChannel c2 = FileChannel.open(f2, StandardOpenOption.WRITE)) {
+      assertNotNull(c2.tryLock(0, Long.MAX_VALUE, false), "closing the channel released its lock cluster-wide");
+    }
   }
 
   @Test

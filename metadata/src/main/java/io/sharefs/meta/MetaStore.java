@@ -33,6 +33,9 @@ public interface MetaStore extends AutoCloseable {
    */
   default void syncWithLeader() {}
 
+  /** Every owner's fcntl record locks on the inode, as this replica has applied them. */
+  List<RecordLocks.Held> recordLocks(long ino);
+
   /** Approximate number of inodes. */
   long inodeCount();
 

@@ -35,7 +35,8 @@ import org.rocksdb.WriteOptions;
  *   dentries  [parent][name]   -> [child ino][type = mode >>> 12, 1 byte]
  *   xattrs    [ino][name]      -> value bytes
  *   orphans   [ino]            -> empty (inode at nlink 0 still held open)
- *   locks     [ino][node]0[owner] -> [type] (flock: 1 shared, 2 exclusive)
+ *   locks     [ino]F[node]0[owner] -> [type] (flock: 1 shared, 2 exclusive)
+ *             [ino]P[node]0[owner] -> RecordLocks.encode(): [pid] then [start][end][type] per range
  *   default   "applied"        -> [term][index] of the last applied log entry
  * </pre>
  *
@@ -394,5 +395,15 @@ public final class MetaTables implements AutoCloseable {
     dbOptions.close();
     cfOptions.close();
     cache.close();
+  }
+
+  /** Every owner's fcntl record locks on one inode. */
+  public java.util.List<io.sharefs.meta.RecordLocks.Held> recordLocks(long ino) {
+    swap.readLock().lock();
+    try {
+      return Txn.scanRecordLocks(this, ino);
+    } finally {
+      swap.readLock().unlock();
+    }
   }
 }

@@ -37,6 +37,10 @@ public abstract class TablesReader {
     return tables.orphans();
   }
 
+  public List<io.sharefs.meta.RecordLocks.Held> recordLocks(long ino) {
+    return tables.recordLocks(ino);
+  }
+
   public long inodeCount() {
     return tables.estimateInodes();
   }

@@ -116,21 +116,54 @@ public final class Txn implements AutoCloseable {
   /** A lock holder: node and kernel lock owner, with its lock type. */
   public record LockHolder(String node, long owner, int type) {}
 
-  static byte[] lockKey(long ino, String node, long owner) {
+  private static final byte FLOCK = 'F';
+  private static final byte RECORD = 'P';
+
+  static byte[] lockKey(long ino, byte kind, String node, long owner) {
     byte[] n = node.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    return ByteBuffer.allocate(8 + n.length + 1 + 8).putLong(ino).put(n).put((byte) 0).putLong(owner).array();
+    return ByteBuffer.allocate(8 + 1 + n.length + 1 + 8).putLong(ino).put(kind).put(n).put((byte) 0).putLong(owner)
+        .array();
   }
 
-  /** Holders of locks on one inode (as committed before this entry). */
+  private static byte[] lockPrefix(long ino, byte kind) {
+    return ByteBuffer.allocate(9).putLong(ino).put(kind).array();
+  }
+
+  /** Holders of flock locks on one inode (as committed before this entry). */
   public java.util.List<LockHolder> lockHolders(long ino) {
     java.util.List<LockHolder> out = new java.util.ArrayList<>();
-    byte[] prefix = MetaTables.inoKey(ino);
+    byte[] prefix = lockPrefix(ino, FLOCK);
     try (RocksIterator it = tables.iterator(tables.locks)) {
       for (it.seek(prefix); it.isValid() && MetaTables.startsWith(it.key(), prefix); it.next()) {
         out.add(decodeLock(it.key(), it.value()));
       }
     }
     return out;
+  }
+
+  /** Every owner's record locks on one inode (as committed before this entry). */
+  public java.util.List<io.sharefs.meta.RecordLocks.Held> recordLocks(long ino) {
+    return tables.recordLocks(ino);
+  }
+
+  static java.util.List<io.sharefs.meta.RecordLocks.Held> scanRecordLocks(MetaTables tables, long ino) {
+    java.util.List<io.sharefs.meta.RecordLocks.Held> out = new java.util.ArrayList<>();
+    byte[] prefix = lockPrefix(ino, RECORD);
+    try (RocksIterator it = tables.iterator(tables.locks)) {
+      for (it.seek(prefix); it.isValid() && MetaTables.startsWith(it.key(), prefix); it.next()) {
+        LockHolder h = decodeLock(it.key(), it.value());
+        out.add(new io.sharefs.meta.RecordLocks.Held(h.node(), h.owner(), io.sharefs.meta.RecordLocks.decode(it.value())));
+      }
+    }
+    return out;
+  }
+
+  public void putRecordLocks(long ino, String node, long owner, io.sharefs.meta.RecordLocks locks) {
+    if (locks.isEmpty()) {
+      tables.delete(batch, tables.locks, lockKey(ino, RECORD, node, owner));
+    } else {
+      tables.put(batch, tables.locks, lockKey(ino, RECORD, node, owner), locks.encode());
+    }
   }
 
   /** Every lock held by {@code node}, as (ino, owner) keys. */
@@ -148,17 +181,17 @@ public final class Txn implements AutoCloseable {
 
   private static LockHolder decodeLock(byte[] key, byte[] value) {
     int end = key.length - 9;
-    String node = new String(key, 8, end - 8, java.nio.charset.StandardCharsets.UTF_8);
+    String node = new String(key, 9, end - 9, java.nio.charset.StandardCharsets.UTF_8);
     long owner = ByteBuffer.wrap(key, key.length - 8, 8).getLong();
     return new LockHolder(node, owner, value[0]);
   }
 
   public void putLock(long ino, String node, long owner, int type) {
-    tables.put(batch, tables.locks, lockKey(ino, node, owner), new byte[] {(byte) type});
+    tables.put(batch, tables.locks, lockKey(ino, FLOCK, node, owner), new byte[] {(byte) type});
   }
 
   public void deleteLock(long ino, String node, long owner) {
-    tables.delete(batch, tables.locks, lockKey(ino, node, owner));
+    tables.delete(batch, tables.locks, lockKey(ino, FLOCK, node, owner));
   }
 
   public void deleteLockKey(byte[] key) {
