@@ -11,6 +11,7 @@ import io.sharefs.meta.ratis.RaftMetaStore;
 import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.node.admin.AdminClient;
 import io.sharefs.node.admin.AdminServiceImpl;
+import io.sharefs.node.admin.Fsck;
 import io.sharefs.node.admin.NodeStatus;
 import io.sharefs.node.tls.CertificateAuthority;
 import io.sharefs.tls.PeerAuth;
@@ -158,7 +159,8 @@ public final class SharefsNode implements AutoCloseable {
       try (AdminClient peer = new AdminClient(NodeConfig.dataAddress(m.address()), identity)) {
         return peer.status();
       }
-    });
+    }, () -> new Fsck(meta, meta.tables(), blockClient, meta.memberList(), m -> NodeConfig.dataAddress(m.address())),
+        "1".equals(System.getenv("SHAREFS_TEST_HOOKS")) ? this::testHook : null);
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir()).withNodeId(config.nodeId());
     vfs.recoverOrphans();
     vfs.releaseNodeLocks();
@@ -225,6 +227,17 @@ public final class SharefsNode implements AutoCloseable {
     }
 
     @Override
+    public void fsck(io.sharefs.proto.FsckRequestProto r, io.grpc.stub.StreamObserver<io.sharefs.proto.FsckEventProto> o) {
+      d().fsck(r, o);
+    }
+
+    @Override
+    public void testHook(io.sharefs.proto.TestHookRequestProto r,
+        io.grpc.stub.StreamObserver<io.sharefs.proto.TestHookReplyProto> o) {
+      d().testHook(r, o);
+    }
+
+    @Override
     public void members(io.sharefs.proto.MembersRequestProto r,
         io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
       d().members(r, o);
@@ -240,6 +253,27 @@ public final class SharefsNode implements AutoCloseable {
     public void removeMember(io.sharefs.proto.RemoveMemberRequestProto r,
         io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
       d().removeMember(r, o);
+    }
+  }
+
+  /** Fault injection for tests: damage this node's stores the way a disk or a bug would. */
+  private void testHook(io.sharefs.proto.TestHookRequestProto req) throws IOException {
+    byte[] hash = req.getHash().toByteArray();
+    LOG.warn("test hook: {}", req.getAction());
+    switch (req.getAction()) {
+      case "corrupt-block" -> {
+        byte[] data = localBlocks.get(hash);
+        if (data == null) {
+          throw new IOException("no block " + io.sharefs.block.BlockHash.hex(hash) + " here");
+        }
+        data[0] ^= 0x5a;
+        localBlocks.putRawForTesting(hash, data);
+      }
+      case "drop-block" -> localBlocks.delete(hash);
+      case "put-block" -> localBlocks.putAgedForTesting(req.getData().toByteArray(),
+          System.currentTimeMillis() - 2 * 3_600_000L);
+      case "drop-inode" -> meta.tables().deleteInodeForTesting(req.getIno());
+      default -> throw new IOException("unknown test hook " + req.getAction());
     }
   }
 

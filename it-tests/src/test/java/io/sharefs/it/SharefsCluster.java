@@ -100,7 +100,29 @@ public final class SharefsCluster implements AutoCloseable {
     List<String> args = new ArrayList<>(List.of("--node-id", id, "--peers", peers(),
         "--tls-dir", nodeTlsDir(id).toString()));
     args.addAll(extraArgs);
-    return new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args);
+    NodeProcess p = new NodeProcess(dir.resolve("data"), dir.resolve("mnt"), addresses.get(id), args);
+    env.forEach(p::env);
+    return p;
+  }
+
+  private static final Map<String, String> env = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Starts a cluster whose nodes run with test fault injection enabled (SHAREFS_TEST_HOOKS=1). */
+  public static SharefsCluster startWithTestHooks(Path root, int n, String... extraArgs) throws Exception {
+    env.put("SHAREFS_TEST_HOOKS", "1");
+    try {
+      return start(root, n, extraArgs);
+    } finally {
+      env.clear();
+    }
+  }
+
+  /** An admin client (with the admin certificate) for node i's admin port. */
+  public io.sharefs.node.admin.AdminClient adminClient(int i) throws Exception {
+    String a = address(i);
+    int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1)) + 3;
+    return new io.sharefs.node.admin.AdminClient("127.0.0.1:" + port,
+        io.sharefs.tls.TlsIdentity.load(adminTlsDir()));
   }
 
   /** Starts one more node that joins through node {@code via}; returns its index. */

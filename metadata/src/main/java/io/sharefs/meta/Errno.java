@@ -26,6 +26,7 @@ public final class Errno {
   public static final int ELOOP = 40;
   public static final int ENODATA = 61;
   public static final int ENOTSUP = 95;
+  public static final int ESTALE = 116;
 
   private Errno() {}
 
@@ -56,6 +57,7 @@ public final class Errno {
       case ELOOP -> "ELOOP";
       case ENODATA -> "ENODATA";
       case ENOTSUP -> "ENOTSUP";
+      case ESTALE -> "ESTALE";
       default -> "E" + errno;
     };
   }

@@ -89,6 +89,26 @@ public final class AdminClient implements AutoCloseable {
     }
   }
 
+  /** Runs fsck on the node, handing every streamed event (progress, finding, summary) to {@code events}. */
+  public void fsck(boolean repair, long graceMs, java.util.function.Consumer<io.sharefs.proto.FsckEventProto> events)
+      throws IOException {
+    try {
+      stub.withDeadlineAfter(6, TimeUnit.HOURS).fsck(io.sharefs.proto.FsckRequestProto.newBuilder().setRepair(repair)
+          .setGraceMs(graceMs).build()).forEachRemaining(events);
+    } catch (StatusRuntimeException e) {
+      throw failure(e);
+    }
+  }
+
+  /** Test fault injection (the node must run with SHAREFS_TEST_HOOKS=1). */
+  public void testHook(io.sharefs.proto.TestHookRequestProto req) throws IOException {
+    try {
+      stub.withDeadlineAfter(10, TimeUnit.SECONDS).testHook(req);
+    } catch (StatusRuntimeException e) {
+      throw failure(e);
+    }
+  }
+
   private static Members members(MembersReplyProto r) {
     List<Member> out = new ArrayList<>();
     r.getMembersList().forEach(m -> out.add(AdminServiceImpl.fromProto(m)));

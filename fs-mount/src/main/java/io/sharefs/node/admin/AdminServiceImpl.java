@@ -6,6 +6,13 @@ import io.sharefs.meta.ratis.RaftMetaStore;
 import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.proto.AddMemberRequestProto;
 import io.sharefs.proto.ClusterStatusReplyProto;
+import io.sharefs.proto.FsckEventProto;
+import io.sharefs.proto.FsckFindingProto;
+import io.sharefs.proto.FsckProgressProto;
+import io.sharefs.proto.FsckRequestProto;
+import io.sharefs.proto.FsckSummaryProto;
+import io.sharefs.proto.TestHookReplyProto;
+import io.sharefs.proto.TestHookRequestProto;
 import io.sharefs.proto.MemberStatusProto;
 import io.sharefs.proto.AdminServiceGrpc;
 import io.sharefs.proto.MemberProto;
@@ -37,11 +44,82 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
     NodeStatus of(Member m) throws IOException;
   }
 
-  public AdminServiceImpl(RaftMetaStore meta, Supplier<NodeStatus> status, int maxVoters, PeerStatus peers) {
+  private final Supplier<Fsck> fsck;
+  private final TestHooks hooks;
+
+  /** Fault injection for tests (null unless the node runs with SHAREFS_TEST_HOOKS=1). */
+  public interface TestHooks {
+    void run(TestHookRequestProto req) throws IOException;
+  }
+
+  public AdminServiceImpl(RaftMetaStore meta, Supplier<NodeStatus> status, int maxVoters, PeerStatus peers,
+      Supplier<Fsck> fsck, TestHooks hooks) {
     this.meta = meta;
     this.status = status;
     this.maxVoters = maxVoters;
     this.peers = peers;
+    this.fsck = fsck;
+    this.hooks = hooks;
+  }
+
+  /** Runs fsck here, streaming progress (at most every 200 ms), each finding, then the summary. */
+  @Override
+  public void fsck(FsckRequestProto req, StreamObserver<FsckEventProto> out) {
+    long grace = req.getGraceMs() > 0 ? Math.max(req.getGraceMs(), MIN_GRACE_MS) : DEFAULT_GRACE_MS;
+    LOG.info("fsck started ({}; grace {} s)", req.getRepair() ? "repair" : "check only", grace / 1000);
+    try {
+      long[] lastProgress = {0};
+      Fsck.Summary s = fsck.get().run(req.getRepair(), grace, new Fsck.Listener() {
+        @Override
+        public void progress(String phase, long done, long total) {
+          long now = System.nanoTime();
+          if (done == total || now - lastProgress[0] > 200_000_000L) {
+            lastProgress[0] = now;
+            send(out, FsckEventProto.newBuilder().setProgress(FsckProgressProto.newBuilder().setPhase(phase)
+                .setDone(done).setTotal(total)).build());
+          }
+        }
+
+        @Override
+        public void finding(String kind, String detail, boolean repaired, String action) {
+          LOG.warn("fsck: {}: {}{}", kind, detail, action.isEmpty() ? "" : " — " + action);
+          send(out, FsckEventProto.newBuilder().setFinding(FsckFindingProto.newBuilder().setKind(kind)
+              .setDetail(detail).setRepaired(repaired).setAction(action)).build());
+        }
+      });
+      LOG.info("fsck done: {} found, {} repaired", s.found(), s.repaired());
+      send(out, FsckEventProto.newBuilder().setSummary(FsckSummaryProto.newBuilder().setInodes(s.inodes())
+          .setDentries(s.dentries()).setBlocksReferenced(s.blocksReferenced()).setNodesScanned(s.nodesScanned())
+          .setFound(s.found()).setRepaired(s.repaired()).setReplication(s.replication())
+          .addAllUnreachableNodes(s.unreachable())).build());
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      LOG.error("fsck failed", e);
+      out.onError(Status.INTERNAL.withDescription("fsck failed: " + e).asRuntimeException());
+    }
+  }
+
+  /** Unreferenced blocks younger than this are never dropped (a write may still commit them). */
+  public static final long MIN_GRACE_MS = 60_000;
+  public static final long DEFAULT_GRACE_MS = 3_600_000;
+
+  private static synchronized void send(StreamObserver<FsckEventProto> out, FsckEventProto e) {
+    out.onNext(e);
+  }
+
+  @Override
+  public void testHook(TestHookRequestProto req, StreamObserver<TestHookReplyProto> out) {
+    if (hooks == null) {
+      out.onError(Status.PERMISSION_DENIED.withDescription("test hooks are off on this node").asRuntimeException());
+      return;
+    }
+    try {
+      hooks.run(req);
+      out.onNext(TestHookReplyProto.getDefaultInstance());
+      out.onCompleted();
+    } catch (IOException | RuntimeException e) {
+      out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+    }
   }
 
   static StatusReplyProto toProto(NodeStatus s) {

@@ -255,6 +255,29 @@ public final class MetaTables implements AutoCloseable {
     return names;
   }
 
+  /** Visits every directory entry in (parent, name) order until the visitor returns false (fsck). */
+  public void forEachDentry(Predicate<Dentry> visitor) {
+    scan(CF_DENTRIES, it -> {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        if (!visitor.test(decodeDentry(it.key(), it.value()))) {
+          break;
+        }
+      }
+    });
+  }
+
+  /** Test hook: deletes an inode record outside the log, as corruption would. */
+  public void deleteInodeForTesting(long ino) {
+    swap.readLock().lock();
+    try {
+      db.delete(handles.get(CF_INODES), inoKey(ino));
+    } catch (RocksDBException e) {
+      throw new IllegalStateException(e);
+    } finally {
+      swap.readLock().unlock();
+    }
+  }
+
   /** Visits every inode in ino order (fsck, stats). */
   public void forEachInode(Predicate<Inode> visitor) {
     scan(CF_INODES, it -> {

@@ -12,7 +12,10 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.sharefs.tls.TlsIdentity;
 import io.sharefs.block.BlockHash;
+import io.sharefs.proto.BlockBatchProto;
 import io.sharefs.proto.BlockDataProto;
+import io.sharefs.proto.BlockInfoProto;
+import io.sharefs.proto.ScanBlocksRequestProto;
 import io.sharefs.proto.BlockIdProto;
 import io.sharefs.proto.BlockServiceGrpc;
 import io.sharefs.proto.PutBlockReplyProto;
@@ -79,6 +82,21 @@ public final class BlockClient implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /** Every block a peer holds (fsck), re-hashed there when {@code verify}; visits them as they stream in. */
+  public void scan(String address, boolean verify, java.util.function.Consumer<BlockInfoProto> visitor) {
+    java.util.Iterator<BlockBatchProto> it = BlockServiceGrpc.newBlockingStub(channel(address))
+        .withDeadlineAfter(2, TimeUnit.HOURS).scanBlocks(ScanBlocksRequestProto.newBuilder().setVerify(verify).build());
+    while (it.hasNext()) {
+      it.next().getBlocksList().forEach(visitor);
+    }
+  }
+
+  /** Asks a peer to drop its copy of a block (fsck repair). */
+  public void drop(String address, byte[] hash) {
+    BlockServiceGrpc.newBlockingStub(channel(address)).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+        .dropBlock(BlockIdProto.newBuilder().setHash(ByteString.copyFrom(hash)).build());
   }
 
   @Override

@@ -8,7 +8,11 @@ import io.sharefs.block.BlockHash;
 import io.sharefs.block.BlockStoreException;
 import io.sharefs.block.CorruptBlockException;
 import io.sharefs.block.rocks.RocksBlockStore;
+import io.sharefs.proto.BlockBatchProto;
 import io.sharefs.proto.BlockDataProto;
+import io.sharefs.proto.BlockInfoProto;
+import io.sharefs.proto.DropBlockReplyProto;
+import io.sharefs.proto.ScanBlocksRequestProto;
 import io.sharefs.proto.BlockIdProto;
 import io.sharefs.proto.BlockServiceGrpc;
 import io.sharefs.proto.HasBlocksReplyProto;
@@ -50,7 +54,9 @@ public final class BlockServiceImpl extends BlockServiceGrpc.BlockServiceImplBas
   public void putBlock(BlockDataProto req, StreamObserver<PutBlockReplyProto> out) {
     byte[] hash = req.getHash().toByteArray();
     try {
-      if (!store.has(hash)) {
+      if (store.has(hash)) {
+        store.touch(hash); // a write here may be deduplicated onto it: keep it out of fsck's reach
+      } else {
         store.putVerified(hash, req.getData().toByteArray());
       }
       out.onNext(PutBlockReplyProto.newBuilder().setStored(true).build());
@@ -62,6 +68,36 @@ public final class BlockServiceImpl extends BlockServiceGrpc.BlockServiceImplBas
       Status s = e.noSpace() ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL;
       out.onError(s.withDescription(e.getMessage()).asRuntimeException());
     }
+  }
+
+  @Override
+  public void scanBlocks(ScanBlocksRequestProto req, StreamObserver<BlockBatchProto> out) {
+    BlockBatchProto.Builder[] batch = {BlockBatchProto.newBuilder()};
+    try {
+      store.scan(req.getVerify(), b -> {
+        batch[0].addBlocks(BlockInfoProto.newBuilder().setHash(ByteString.copyFrom(b.hash())).setSize(b.size())
+            .setTouchedMs(b.touchedMs()).setCorrupt(b.corrupt()));
+        if (batch[0].getBlocksCount() == 4096) {
+          out.onNext(batch[0].build());
+          batch[0] = BlockBatchProto.newBuilder();
+        }
+        return true;
+      });
+      out.onNext(batch[0].build());
+      out.onCompleted();
+    } catch (BlockStoreException e) {
+      out.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
+    }
+  }
+
+  @Override
+  public void dropBlock(BlockIdProto req, StreamObserver<DropBlockReplyProto> out) {
+    byte[] hash = req.getHash().toByteArray();
+    boolean had = store.has(hash);
+    store.delete(hash);
+    LOG.info("dropped block {} on fsck's request", BlockHash.hex(hash));
+    out.onNext(DropBlockReplyProto.newBuilder().setDropped(had).build());
+    out.onCompleted();
   }
 
   @Override

@@ -9,8 +9,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import org.rocksdb.BlockBasedTableConfig;
-import org.rocksdb.Options;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.RocksIterator;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -20,14 +27,21 @@ import org.rocksdb.WriteOptions;
 /**
  * Blocks in a node-local RocksDB. Key: the 32-byte SHA-256; value: the block bytes. Large values go
  * to blob files (key-value separation), so compaction does not rewrite block data. Every read is
- * verified against its key.
+ * verified against its key. A second column family, {@code touched}, maps each hash to the last time
+ * (epoch ms) it was stored or stored again (dedup): fsck never drops an unreferenced block touched
+ * within its grace period, since a write in flight may still commit it.
  */
 public final class RocksBlockStore implements BlockStore {
   static {
     RocksDB.loadLibrary();
   }
 
-  private final Options options;
+  private final DBOptions options;
+  private final ColumnFamilyOptions blockOptions;
+  private final ColumnFamilyOptions touchedOptions;
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private final ColumnFamilyHandle blocksCf;
+  private final ColumnFamilyHandle touchedCf;
   private final RocksDB db;
   private final WriteOptions writeOptions = new WriteOptions().setSync(false);
   private final ReadOptions readOptions = new ReadOptions();
@@ -35,18 +49,76 @@ public final class RocksBlockStore implements BlockStore {
 
   private RocksBlockStore(Path dir) throws RocksDBException {
     this.dir = dir;
-    this.options =
-        new Options()
-            .setCreateIfMissing(true)
+    this.options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true).setKeepLogFileNum(4);
+    this.blockOptions =
+        new ColumnFamilyOptions()
             .setEnableBlobFiles(true)
             .setMinBlobSize(4096)
             .setEnableBlobGarbageCollection(true)
             .setBlobCompressionType(org.rocksdb.CompressionType.LZ4_COMPRESSION)
-            .setKeepLogFileNum(4)
             .setWriteBufferSize(16L << 20)
             .setMaxWriteBufferNumber(2)
             .setTableFormatConfig(new BlockBasedTableConfig().setFilterPolicy(new org.rocksdb.BloomFilter(10)));
-    this.db = RocksDB.open(options, dir.toString());
+    this.touchedOptions = new ColumnFamilyOptions().setWriteBufferSize(2L << 20).setMaxWriteBufferNumber(2);
+    this.db = RocksDB.open(options, dir.toString(), List.of(
+        new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, blockOptions),
+        new ColumnFamilyDescriptor("touched".getBytes(java.nio.charset.StandardCharsets.UTF_8), touchedOptions)),
+        handles);
+    this.blocksCf = handles.get(0);
+    this.touchedCf = handles.get(1);
+  }
+
+  private void touch(byte[] hash, long atMs) throws RocksDBException {
+    db.put(touchedCf, writeOptions, hash, ByteBuffer.allocate(8).putLong(atMs).array());
+  }
+
+  /** Marks a stored block as just used (a write deduplicated onto it). */
+  public void touch(byte[] hash) {
+    try {
+      touch(hash, System.currentTimeMillis());
+    } catch (RocksDBException e) {
+      throw failure("write", e);
+    }
+  }
+
+  /** Test hook: stores a block as if it had last been touched at {@code atMs}. */
+  public void putAgedForTesting(byte[] data, long atMs) {
+    byte[] hash = put(data, 0, data.length);
+    try {
+      touch(hash, atMs);
+    } catch (RocksDBException e) {
+      throw failure("write", e);
+    }
+  }
+
+  /** When the block was last stored (epoch ms), or 0 if unknown. */
+  public long touchedAt(byte[] hash) {
+    try {
+      byte[] v = db.get(touchedCf, readOptions, hash);
+      return v == null ? 0 : ByteBuffer.wrap(v).getLong();
+    } catch (RocksDBException e) {
+      throw failure("read", e);
+    }
+  }
+
+  /** One stored block as fsck sees it. */
+  public record BlockInfo(byte[] hash, int size, long touchedMs, boolean corrupt) {}
+
+  /**
+   * Visits every stored block in hash order until the visitor returns false; with {@code verify},
+   * reads each block and reports whether its bytes still match its hash.
+   */
+  public void scan(boolean verify, java.util.function.Predicate<BlockInfo> visitor) {
+    try (RocksIterator it = db.newIterator(blocksCf, readOptions)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        byte[] hash = it.key();
+        byte[] v = it.value();
+        boolean corrupt = verify && !MessageDigest.isEqual(hash, BlockHash.of(v));
+        if (!visitor.test(new BlockInfo(hash, v.length, touchedAt(hash), corrupt))) {
+          return;
+        }
+      }
+    }
   }
 
   /** Opens or creates the store in {@code dir}. */
@@ -66,12 +138,13 @@ public final class RocksBlockStore implements BlockStore {
   @Override
   public byte[] put(byte[] data, int off, int len) {
     byte[] hash = BlockHash.of(data, off, len);
-    if (has(hash)) {
-      return hash;
-    }
-    byte[] value = off == 0 && len == data.length ? data : Arrays.copyOfRange(data, off, off + len);
     try {
-      db.put(writeOptions, hash, value);
+      touch(hash, System.currentTimeMillis());
+      if (has(hash)) {
+        return hash;
+      }
+      byte[] value = off == 0 && len == data.length ? data : Arrays.copyOfRange(data, off, off + len);
+      db.put(blocksCf, writeOptions, hash, value);
     } catch (RocksDBException e) {
       throw failure("write", e);
     }
@@ -85,7 +158,8 @@ public final class RocksBlockStore implements BlockStore {
       throw new CorruptBlockException(hash, actual);
     }
     try {
-      db.put(writeOptions, hash, data);
+      touch(hash, System.currentTimeMillis());
+      db.put(blocksCf, writeOptions, hash, data);
     } catch (RocksDBException e) {
       throw failure("write", e);
     }
@@ -95,7 +169,7 @@ public final class RocksBlockStore implements BlockStore {
   public byte[] get(byte[] hash) {
     byte[] v;
     try {
-      v = db.get(readOptions, hash);
+      v = db.get(blocksCf, readOptions, hash);
     } catch (RocksDBException e) {
       throw failure("read", e);
     }
@@ -112,7 +186,7 @@ public final class RocksBlockStore implements BlockStore {
   /** Test and fsck hook: overwrites a block's bytes without changing its key. */
   public void putRawForTesting(byte[] hash, byte[] bytes) {
     try {
-      db.put(writeOptions, hash, bytes);
+      db.put(blocksCf, writeOptions, hash, bytes);
     } catch (RocksDBException e) {
       throw failure("write", e);
     }
@@ -121,10 +195,10 @@ public final class RocksBlockStore implements BlockStore {
   @Override
   public boolean has(byte[] hash) {
     try {
-      if (!db.keyMayExist(hash, null)) {
+      if (!db.keyMayExist(blocksCf, hash, null)) {
         return false;
       }
-      return db.get(readOptions, hash) != null;
+      return db.get(blocksCf, readOptions, hash) != null;
     } catch (RocksDBException e) {
       throw failure("read", e);
     }
@@ -133,7 +207,8 @@ public final class RocksBlockStore implements BlockStore {
   @Override
   public void delete(byte[] hash) {
     try {
-      db.delete(writeOptions, hash);
+      db.delete(blocksCf, writeOptions, hash);
+      db.delete(touchedCf, writeOptions, hash);
     } catch (RocksDBException e) {
       throw failure("delete", e);
     }
@@ -151,7 +226,7 @@ public final class RocksBlockStore implements BlockStore {
   @Override
   public long blockCount() {
     try {
-      return db.getLongProperty("rocksdb.estimate-num-keys");
+      return db.getLongProperty(blocksCf, "rocksdb.estimate-num-keys");
     } catch (RocksDBException e) {
       return -1;
     }
@@ -160,7 +235,8 @@ public final class RocksBlockStore implements BlockStore {
   @Override
   public long storedBytes() {
     try {
-      return db.getLongProperty("rocksdb.total-blob-file-size") + db.getLongProperty("rocksdb.total-sst-files-size");
+      return db.getLongProperty(blocksCf, "rocksdb.total-blob-file-size")
+          + db.getLongProperty(blocksCf, "rocksdb.total-sst-files-size");
     } catch (RocksDBException e) {
       return -1;
     }
@@ -175,8 +251,11 @@ public final class RocksBlockStore implements BlockStore {
 
   @Override
   public void close() {
+    handles.forEach(ColumnFamilyHandle::close);
     db.close();
     options.close();
+    blockOptions.close();
+    touchedOptions.close();
     writeOptions.close();
     readOptions.close();
   }
