@@ -82,16 +82,20 @@ final class MembersCommand implements Runnable {
     }
   }
 
-  @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a member from the cluster.")
+  @Command(name = "remove", mixinStandardHelpOptions = true,
+      description = "Remove a member online, after copying every block it holds to the members that stay.")
   static final class RemoveCmd implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin AdminOptions admin;
     @Parameters(index = "0", paramLabel = "ID") String id;
 
+    @Option(names = "--force", description = "Remove it even if some of its blocks could not be copied elsewhere.")
+    boolean force;
+
     @Override
     public Integer call() {
       try (AdminClient c = admin.client()) {
-        return print(spec, admin, c.removeMember(id));
+        return print(spec, admin, c.removeMember(id, force));
       } catch (IOException e) {
         return fail(spec, e);
       }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Version.class,
     description = "A replicated POSIX filesystem for a fleet of web servers.",
-    subcommands = {MountCommand.class, DemoCommand.class, StatusCommand.class, MembersCommand.class, FsckCommand.class, CaCommand.class,
+    subcommands = {MountCommand.class, DemoCommand.class, StatusCommand.class, MembersCommand.class, FsckCommand.class, RebalanceCommand.class, CaCommand.class,
         CommandLine.HelpCommand.class})
 public final class SharefsCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -80,12 +80,14 @@ final class StatusCommand implements Callable<Integer> {
       }
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("leader", first.leaderId());
+      doc.put("replication", first.replication());
       doc.put("healthy", !degraded);
       doc.put("members", rows);
       out.println(new GsonBuilder().setPrettyPrinting().create().toJson(doc));
     } else {
-      out.printf("leader: %s   members: %d (max voters %d)%n", first.leaderId().isEmpty() ? "NONE" : first.leaderId(),
-          first.members().size(), first.maxVoters());
+      out.printf("leader: %s   members: %d (max voters %d)   replication: %s%n",
+          first.leaderId().isEmpty() ? "NONE" : first.leaderId(), first.members().size(), first.maxVoters(),
+          first.replication() == 0 ? "every member" : first.replication() + " copies");
       out.printf("%-6s %-21s %-9s %5s %9s %9s %6s %8s %10s %7s %8s %10s %s%n", "ID", "ADDRESS", "ROLE", "TERM",
           "COMMIT", "APPLIED", "LAG", "BLOCKS", "BLOCK-B", "TO-PULL", "INODES", "DISK-FREE", "VERSION");
       for (Member m : first.members()) {

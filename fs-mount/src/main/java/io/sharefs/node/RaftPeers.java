@@ -1,16 +1,24 @@
 package io.sharefs.node;
 
+import io.sharefs.block.placement.Placement;
 import io.sharefs.block.replica.Peers;
 import io.sharefs.meta.ratis.RaftMetaStore;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The block peers are the members of the metadata group (their block ports), as the group changes. */
+/**
+ * The block peers are the members of the metadata group (their block ports), as the group changes.
+ * With a replication factor R, a block belongs on the R members rendezvous hashing picks; without
+ * one (R = 0) on every member, and a write waits for a majority of copies.
+ */
 final class RaftPeers implements Peers {
   private final RaftMetaStore meta;
+  private volatile Map<String, String> dataAddresses = Map.of();
   private volatile List<String> cached = List.of();
   private volatile int quorum = 1;
+  private volatile int replication;
   private volatile long refreshedAt;
 
   RaftPeers(RaftMetaStore meta) {
@@ -23,14 +31,18 @@ final class RaftPeers implements Peers {
       return;
     }
     Map<String, String> members = meta.members();
+    Map<String, String> data = new LinkedHashMap<>();
     List<String> others = new ArrayList<>();
     members.forEach((id, addr) -> {
+      data.put(id, NodeConfig.dataAddress(addr));
       if (!id.equals(meta.nodeId())) {
         others.add(NodeConfig.dataAddress(addr));
       }
     });
+    dataAddresses = data;
     cached = List.copyOf(others);
     quorum = Math.max(1, meta.voters() / 2 + 1);
+    replication = meta.tables().replication();
     refreshedAt = now;
   }
 
@@ -44,5 +56,25 @@ final class RaftPeers implements Peers {
   public int writeQuorum() {
     refresh();
     return quorum;
+  }
+
+  @Override
+  public Placed placement(byte[] hash) {
+    refresh();
+    Map<String, String> data = dataAddresses;
+    if (replication <= 0 || replication >= data.size()) {
+      return new Placed(true, cached, replication <= 0 ? quorum : data.size());
+    }
+    List<String> places = Placement.choose(hash, data.keySet(), replication);
+    List<String> others = new ArrayList<>();
+    boolean self = false;
+    for (String id : places) {
+      if (id.equals(meta.nodeId())) {
+        self = true;
+      } else {
+        others.add(data.get(id));
+      }
+    }
+    return new Placed(self, others, places.size());
   }
 }

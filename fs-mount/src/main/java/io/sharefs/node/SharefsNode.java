@@ -12,6 +12,7 @@ import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.node.admin.AdminClient;
 import io.sharefs.node.admin.AdminServiceImpl;
 import io.sharefs.node.admin.Fsck;
+import io.sharefs.node.admin.Rebalance;
 import io.sharefs.node.admin.NodeStatus;
 import io.sharefs.node.tls.CertificateAuthority;
 import io.sharefs.tls.PeerAuth;
@@ -160,6 +161,8 @@ public final class SharefsNode implements AutoCloseable {
         return peer.status();
       }
     }, () -> new Fsck(meta, meta.tables(), blockClient, meta.memberList(), m -> NodeConfig.dataAddress(m.address())),
+        (sources, targets) -> new Rebalance(meta.tables(), blockClient, sources, targets,
+            m -> NodeConfig.dataAddress(m.address())),
         "1".equals(System.getenv("SHAREFS_TEST_HOOKS")) ? this::testHook : null);
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir()).withNodeId(config.nodeId());
     vfs.recoverOrphans();
@@ -196,7 +199,8 @@ public final class SharefsNode implements AutoCloseable {
     }
     return new NodeStatus(s.nodeId(), s.role(), s.term(), s.leaderId(), s.commitIndex(), s.appliedIndex(),
         meta.memberList(), blocks.blockCount(), blocks.storedBytes(), blocks.pullQueueLength(),
-        blocks.replicationPending(), meta.inodeCount(), meta.logBytes(), free, version(), config.maxVoters());
+        blocks.replicationPending(), meta.inodeCount(), meta.logBytes(), free, version(), config.maxVoters(),
+        meta.tables().replication());
   }
 
   static String version() {
@@ -229,6 +233,12 @@ public final class SharefsNode implements AutoCloseable {
     @Override
     public void fsck(io.sharefs.proto.FsckRequestProto r, io.grpc.stub.StreamObserver<io.sharefs.proto.FsckEventProto> o) {
       d().fsck(r, o);
+    }
+
+    @Override
+    public void rebalance(io.sharefs.proto.RebalanceRequestProto r,
+        io.grpc.stub.StreamObserver<io.sharefs.proto.RebalanceEventProto> o) {
+      d().rebalance(r, o);
     }
 
     @Override

@@ -117,6 +117,11 @@ public final class SharefsCluster implements AutoCloseable {
     }
   }
 
+  /** Node i's own certificate directory (for tests that talk to the node-to-node port). */
+  public Path nodeTls(int i) throws Exception {
+    return nodeTlsDir(ids.get(i));
+  }
+
   /** An admin client (with the admin certificate) for node i's admin port. */
   public io.sharefs.node.admin.AdminClient adminClient(int i) throws Exception {
     String a = address(i);

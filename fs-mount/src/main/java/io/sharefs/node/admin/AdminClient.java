@@ -80,10 +80,10 @@ public final class AdminClient implements AutoCloseable {
     }
   }
 
-  public Members removeMember(String id) throws IOException {
+  public Members removeMember(String id, boolean force) throws IOException {
     try {
       return members(stub.withDeadlineAfter(120, TimeUnit.SECONDS)
-          .removeMember(RemoveMemberRequestProto.newBuilder().setId(id).build()));
+          .removeMember(RemoveMemberRequestProto.newBuilder().setId(id).setForce(force).build()));
     } catch (StatusRuntimeException e) {
       throw failure(e);
     }
@@ -95,6 +95,16 @@ public final class AdminClient implements AutoCloseable {
     try {
       stub.withDeadlineAfter(6, TimeUnit.HOURS).fsck(io.sharefs.proto.FsckRequestProto.newBuilder().setRepair(repair)
           .setGraceMs(graceMs).build()).forEachRemaining(events);
+    } catch (StatusRuntimeException e) {
+      throw failure(e);
+    }
+  }
+
+  /** Runs a rebalance on the node, handing every streamed event to {@code events}; closing the call cancels it. */
+  public void rebalance(io.sharefs.proto.RebalanceRequestProto req,
+      java.util.function.Consumer<io.sharefs.proto.RebalanceEventProto> events) throws IOException {
+    try {
+      stub.withDeadlineAfter(24, TimeUnit.HOURS).rebalance(req).forEachRemaining(events);
     } catch (StatusRuntimeException e) {
       throw failure(e);
     }

@@ -11,6 +11,10 @@ import io.sharefs.proto.FsckFindingProto;
 import io.sharefs.proto.FsckProgressProto;
 import io.sharefs.proto.FsckRequestProto;
 import io.sharefs.proto.FsckSummaryProto;
+import io.sharefs.proto.RebalanceEventProto;
+import io.sharefs.proto.RebalancePlanProto;
+import io.sharefs.proto.RebalanceRequestProto;
+import io.sharefs.proto.RebalanceSummaryProto;
 import io.sharefs.proto.TestHookReplyProto;
 import io.sharefs.proto.TestHookRequestProto;
 import io.sharefs.proto.MemberStatusProto;
@@ -45,6 +49,7 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   }
 
   private final Supplier<Fsck> fsck;
+  private final java.util.function.BiFunction<List<Member>, List<Member>, Rebalance> rebalancer;
   private final TestHooks hooks;
 
   /** Fault injection for tests (null unless the node runs with SHAREFS_TEST_HOOKS=1). */
@@ -53,7 +58,9 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   }
 
   public AdminServiceImpl(RaftMetaStore meta, Supplier<NodeStatus> status, int maxVoters, PeerStatus peers,
-      Supplier<Fsck> fsck, TestHooks hooks) {
+      Supplier<Fsck> fsck, java.util.function.BiFunction<List<Member>, List<Member>, Rebalance> rebalancer,
+      TestHooks hooks) {
+    this.rebalancer = rebalancer;
     this.meta = meta;
     this.status = status;
     this.maxVoters = maxVoters;
@@ -107,6 +114,64 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
     out.onNext(e);
   }
 
+  /** Optionally sets the replication factor, then moves blocks to their places, streaming plan and progress. */
+  @Override
+  public void rebalance(RebalanceRequestProto req, StreamObserver<RebalanceEventProto> out) {
+    io.grpc.Context call = io.grpc.Context.current();
+    try {
+      int replication = meta.tables().replication();
+      if (req.getReplication() >= 0 && req.getReplication() != replication) {
+        if (req.getReplication() > io.sharefs.meta.op.SetReplicationOp.MAX) {
+          out.onError(Status.INVALID_ARGUMENT.withDescription("replication must be 0 (every member) to "
+              + io.sharefs.meta.op.SetReplicationOp.MAX).asRuntimeException());
+          return;
+        }
+        replication = req.getReplication();
+        if (!req.getDryRun()) {
+          LOG.info("replication factor set to {}", replication == 0 ? "every member" : replication);
+          meta.submit(new io.sharefs.meta.op.SetReplicationOp(replication)
+              .settle(System.currentTimeMillis() * 1_000_000L, 0, 0));
+        }
+      }
+      List<Member> members = meta.memberList();
+      long[] last = {0};
+      Rebalance.Result r = rebalancer.apply(members, members).run(replication, req.getDryRun(), true,
+          req.getRateBytesPerSec(), call::isCancelled, new Rebalance.Listener() {
+            @Override
+            public void plan(io.sharefs.block.placement.RebalancePlan p, int copies) {
+              sendR(out, RebalanceEventProto.newBuilder().setPlan(RebalancePlanProto.newBuilder()
+                  .setCopies(p.copies().size()).setCopyBytes(p.copyBytes()).setDrops(p.drops().size())
+                  .setReplication(copies).setUnplaceable(p.unplaceable())).build());
+            }
+
+            @Override
+            public void progress(String phase, long done, long total) {
+              long now = System.nanoTime();
+              if (done == total || now - last[0] > 200_000_000L) {
+                last[0] = now;
+                sendR(out, RebalanceEventProto.newBuilder().setProgress(FsckProgressProto.newBuilder()
+                    .setPhase(phase).setDone(done).setTotal(total)).build());
+              }
+            }
+          });
+      if (r.cancelled()) {
+        LOG.warn("rebalance cancelled by the client after {} copies; run it again to resume", r.copied());
+        return;
+      }
+      LOG.info("rebalance done: {} copied, {} dropped, {} failed", r.copied(), r.dropped(), r.failed());
+      sendR(out, RebalanceEventProto.newBuilder().setSummary(RebalanceSummaryProto.newBuilder().setCopied(r.copied())
+          .setCopiedBytes(r.copiedBytes()).setDropped(r.dropped()).setFailed(r.failed())).build());
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      LOG.error("rebalance failed", e);
+      out.onError(Status.UNAVAILABLE.withDescription("rebalance failed: " + e.getMessage()).asRuntimeException());
+    }
+  }
+
+  private static synchronized void sendR(StreamObserver<RebalanceEventProto> out, RebalanceEventProto e) {
+    out.onNext(e);
+  }
+
   @Override
   public void testHook(TestHookRequestProto req, StreamObserver<TestHookReplyProto> out) {
     if (hooks == null) {
@@ -127,7 +192,8 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         .setLeaderId(s.leaderId()).setCommitIndex(s.commitIndex()).setAppliedIndex(s.appliedIndex())
         .setBlocks(s.blocks()).setBlockBytes(s.blockBytes()).setPullQueue(s.pullQueue())
         .setReplicationPending(s.replicationPending()).setInodes(s.inodes()).setLogBytes(s.logBytes())
-        .setDiskFreeBytes(s.diskFreeBytes()).setVersion(s.version()).setMaxVoters(s.maxVoters());
+        .setDiskFreeBytes(s.diskFreeBytes()).setVersion(s.version()).setMaxVoters(s.maxVoters())
+        .setReplication(s.replication());
     s.members().forEach(m -> b.addMembers(toProto(m)));
     return b.build();
   }
@@ -137,7 +203,7 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
     r.getMembersList().forEach(m -> members.add(fromProto(m)));
     return new NodeStatus(r.getNodeId(), r.getRole(), r.getTerm(), r.getLeaderId(), r.getCommitIndex(),
         r.getAppliedIndex(), members, r.getBlocks(), r.getBlockBytes(), r.getPullQueue(), r.getReplicationPending(),
-        r.getInodes(), r.getLogBytes(), r.getDiskFreeBytes(), r.getVersion(), r.getMaxVoters());
+        r.getInodes(), r.getLogBytes(), r.getDiskFreeBytes(), r.getVersion(), r.getMaxVoters(), r.getReplication());
   }
 
   static MemberProto toProto(Member m) {
@@ -214,12 +280,36 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   @Override
   public void removeMember(RemoveMemberRequestProto req, StreamObserver<MembersReplyProto> out) {
     try {
-      LOG.info("removing member {}", req.getId());
+      List<Member> all = meta.memberList();
+      List<Member> remaining = all.stream().filter(m -> !m.id().equals(req.getId())).toList();
+      if (remaining.size() == all.size()) {
+        out.onError(Status.NOT_FOUND.withDescription("no member " + req.getId()).asRuntimeException());
+        return;
+      }
+      // Before it goes, every block it may hold gets its copies on the members that stay.
+      Rebalance.Result r = rebalancer.apply(all, remaining).run(meta.tables().replication(), false, false, 0,
+          () -> false, new Rebalance.Listener() {
+            @Override
+            public void plan(io.sharefs.block.placement.RebalancePlan p, int copies) {
+              LOG.info("before removing {}: {} block copies to make, {} blocks with no copy anywhere", req.getId(),
+                  p.copies().size(), p.unplaceable());
+            }
+
+            @Override
+            public void progress(String phase, long done, long total) {}
+          });
+      if (r.failed() > 0 && !req.getForce()) {
+        out.onError(Status.FAILED_PRECONDITION.withDescription(r.failed() + " block copies could not be made on the"
+            + " members that stay; " + req.getId() + " was not removed (see the node log; --force removes it anyway)")
+            .asRuntimeException());
+        return;
+      }
+      LOG.info("removing member {} ({} block copies made first)", req.getId(), r.copied());
       List<Member> left = meta.removeMember(req.getId());
       meta.submit(new io.sharefs.meta.op.ReleaseNodeLocksOp(req.getId()).settle(System.currentTimeMillis() * 1_000_000L, 0, 0));
       out.onNext(members(left));
       out.onCompleted();
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       out.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
     }
   }

@@ -123,7 +123,8 @@ public final class Fsck {
       }
       out.progress("blocks", i + 1, members.size());
     }
-    int replication = members.size();
+    int factor = tables.replication();
+    int replication = factor <= 0 ? members.size() : Math.min(factor, members.size());
     List<Member> reachable = members.stream().filter(x -> !unreachable.contains(x.id())).toList();
 
     Map<Long, String> lostFiles = new LinkedHashMap<>();
@@ -158,8 +159,11 @@ public final class Fsck {
           counting.finding(BLOCK_CORRUPT, "block " + BlockHash.hex(hash) + " of " + files + " is corrupt on "
               + bad.id(), fixed, action);
         }
-        List<Member> lacking = reachable.stream().filter(x -> !c.good.contains(x) && !c.corrupt.contains(x)).toList();
-        if (!lacking.isEmpty()) {
+        List<String> places = io.sharefs.block.placement.Placement.choose(hash,
+            members.stream().map(Member::id).toList(), factor);
+        List<Member> lacking = reachable.stream().filter(x -> places.contains(x.id()) && !c.good.contains(x)
+            && !c.corrupt.contains(x)).toList();
+        if (c.good.size() < replication && !lacking.isEmpty()) {
           String action = "";
           boolean fixed = false;
           if (repair) {

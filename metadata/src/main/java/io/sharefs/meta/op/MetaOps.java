@@ -33,6 +33,7 @@ public final class MetaOps {
           case RELEASE_NODE_LOCKS -> ReleaseNodeLocksOp.fromProto(p.getReleaseNodeLocks());
           case RECORD_LOCK -> RecordLockOp.fromProto(p.getRecordLock());
           case REPAIR -> RepairOp.fromProto(p.getRepair());
+          case SET_REPLICATION -> SetReplicationOp.fromProto(p.getSetReplication());
           case OP_NOT_SET -> throw new FsException(Errno.EINVAL, "metadata entry without an op");
         };
     return op.settle(p.getNowNs(), p.getUid(), p.getGid());

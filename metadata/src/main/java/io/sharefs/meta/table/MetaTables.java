@@ -38,6 +38,7 @@ import org.rocksdb.WriteOptions;
  *   locks     [ino]F[node]0[owner] -> [type] (flock: 1 shared, 2 exclusive)
  *             [ino]P[node]0[owner] -> RecordLocks.encode(): [pid] then [start][end][type] per range
  *   default   "applied"        -> [term][index] of the last applied log entry
+ *             "replication"    -> [int] copies of each block the cluster keeps (absent or 0: every member)
  * </pre>
  *
  * Every log entry is applied as one {@link WriteBatch} that also carries the applied index, so the
@@ -45,6 +46,7 @@ import org.rocksdb.WriteOptions;
  */
 public final class MetaTables implements AutoCloseable {
   private static final byte[] APPLIED_KEY = "applied".getBytes();
+  static final byte[] REPLICATION_KEY = "replication".getBytes();
 
   static {
     RocksDB.loadLibrary();
@@ -56,7 +58,7 @@ public final class MetaTables implements AutoCloseable {
   private final LRUCache cache;
   private volatile RocksDB db;
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
-  private volatile ColumnFamilyHandle meta;
+  volatile ColumnFamilyHandle meta;
   volatile ColumnFamilyHandle inodes;
   volatile ColumnFamilyHandle dentries;
   volatile ColumnFamilyHandle xattrs;
@@ -428,5 +430,11 @@ public final class MetaTables implements AutoCloseable {
     } finally {
       swap.readLock().unlock();
     }
+  }
+
+  /** Copies of each block the cluster keeps; 0 means every member holds every block. */
+  public int replication() {
+    byte[] v = get(CF_META, REPLICATION_KEY);
+    return v == null ? 0 : ByteBuffer.wrap(v).getInt();
   }
 }

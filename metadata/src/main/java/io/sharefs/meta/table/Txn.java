@@ -198,6 +198,10 @@ public final class Txn implements AutoCloseable {
     tables.delete(batch, tables.locks, key);
   }
 
+  public void putReplication(int copies) {
+    tables.put(batch, tables.meta, MetaTables.REPLICATION_KEY, ByteBuffer.allocate(4).putInt(copies).array());
+  }
+
   public void markOrphan(long ino) {
     tables.put(batch, tables.orphans, MetaTables.inoKey(ino), new byte[0]);
   }

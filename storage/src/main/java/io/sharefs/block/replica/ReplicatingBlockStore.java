@@ -21,11 +21,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node's block store in a cluster: blocks are written locally and pushed to every other member
- * at once; {@link #awaitReplicated} holds a commit until a quorum of copies exists. Reads come from
- * the local store; a missing block is fetched from a peer (verified, kept), and a corrupt local copy
- * is replaced by a good one from a peer. A background puller fetches the blocks of files committed
- * elsewhere, so every node ends up holding every block.
+ * The node's block store in a cluster: blocks are written locally and pushed at once to the other
+ * members they belong on ({@link Peers#placement}: every member, or R chosen by rendezvous hashing);
+ * {@link #awaitReplicated} holds a commit until the required copies exist. Reads come from the local
+ * store; a missing block is fetched from a peer (verified, and kept if it belongs here), and a
+ * corrupt local copy is replaced by a good one from a peer. A background puller fetches the blocks
+ * of files committed elsewhere that belong here.
  */
 public final class ReplicatingBlockStore implements BlockStore {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicatingBlockStore.class);
@@ -67,8 +68,9 @@ public final class ReplicatingBlockStore implements BlockStore {
   @Override
   public byte[] put(byte[] data, int off, int len) {
     byte[] hash = local.put(data, off, len);
-    List<String> others = peers.others();
-    int needed = Math.min(peers.writeQuorum() - 1, others.size());
+    Peers.Placed placed = peers.placement(hash);
+    List<String> others = placed.others();
+    int needed = Math.min(placed.required() - (placed.self() ? 1 : 0), others.size());
     if (others.isEmpty()) {
       return hash;
     }
@@ -148,13 +150,21 @@ public final class ReplicatingBlockStore implements BlockStore {
     return fetch(hash);
   }
 
-  /** Fetches a block from the first peer that has a good copy, stores it locally; null if none has it. */
+  /**
+   * Fetches a block from the first peer that has a good copy (its places first), keeping it locally if
+   * it belongs here; null if none has it.
+   */
   private byte[] fetch(byte[] hash) {
-    for (String peer : peers.others()) {
+    Peers.Placed placed = peers.placement(hash);
+    java.util.LinkedHashSet<String> order = new java.util.LinkedHashSet<>(placed.others());
+    order.addAll(peers.others());
+    for (String peer : order) {
       try {
         byte[] data = client.get(peer, hash);
         if (data != null) {
-          local.putVerified(hash, data);
+          if (placed.self() || local.has(hash)) {
+            local.putVerified(hash, data);
+          }
           fetchedFromPeers.incrementAndGet();
           return data;
         }
@@ -165,9 +175,13 @@ public final class ReplicatingBlockStore implements BlockStore {
     return null;
   }
 
-  /** Queues blocks of a file committed elsewhere, to be pulled in the background if absent. */
+  /** Queues blocks of a file committed elsewhere that belong here, to be pulled in the background if absent. */
   public void prefetch(List<byte[]> hashes) {
-    pullQueue.addAll(hashes);
+    for (byte[] h : hashes) {
+      if (peers.placement(h).self()) {
+        pullQueue.add(h);
+      }
+    }
   }
 
   public int pullQueueLength() {
