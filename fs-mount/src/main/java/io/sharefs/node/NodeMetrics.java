@@ -7,6 +7,7 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.sharefs.block.grpc.CallErrors;
 import io.sharefs.block.replica.ReplicatingBlockStore;
 import io.sharefs.fuse.OpObserver;
 import io.sharefs.meta.Errno;
@@ -22,7 +23,7 @@ import java.util.function.BooleanSupplier;
  * the HTTP endpoint serving {@code /metrics}, {@code /healthz} (process alive) and {@code /readyz}
  * (mounted, in a group with a leader, applied index close to the commit index).
  */
-public final class NodeMetrics implements OpObserver, AutoCloseable {
+public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable {
   /** Readiness bound on how far this replica may trail the commit index. */
   public static final long READY_MAX_LAG = 1000;
 
@@ -33,7 +34,28 @@ public final class NodeMetrics implements OpObserver, AutoCloseable {
       .register(registry);
   private final Counter opErrors = Counter.builder().name("sharefs_fuse_errors_total")
       .help("FUSE operations that returned an error").labelNames("op", "errno").register(registry);
+  private final Counter grpcErrors = Counter.builder().name("sharefs_grpc_errors_total")
+      .help("node-to-node and admin gRPC calls that ended with an error, by side, method and status")
+      .labelNames("side", "method", "code").register(registry);
   private HTTPServer http;
+
+  @Override
+  public void error(String side, String method, String code) {
+    grpcErrors.labelValues(side, method, code).inc();
+  }
+
+  /** Peer reachability and round trip, as the probe last saw them. */
+  void bindPeers(PeerProbe probe) {
+    GaugeWithCallback.builder().name("sharefs_peer_reachable").help("1 if the peer's node port answered the last probe")
+        .labelNames("peer").callback(cb -> probe.peers().forEach((id, s) -> cb.call(s.reachable() ? 1 : 0, id)))
+        .register(registry);
+    GaugeWithCallback.builder().name("sharefs_peer_rtt_seconds").help("round trip of the last probe to the peer")
+        .labelNames("peer").callback(cb -> probe.peers().forEach((id, s) -> {
+          if (s.reachable()) {
+            cb.call(s.rttSeconds(), id);
+          }
+        })).register(registry);
+  }
 
   @Override
   public void observe(String op, long nanos, int errno) {
@@ -85,6 +107,9 @@ public final class NodeMetrics implements OpObserver, AutoCloseable {
         .callback(cb -> cb.call(blocks.pullQueueLength())).register(registry);
     GaugeWithCallback.builder().name("sharefs_block_replication_pending").help("blocks written here still being pushed to a quorum")
         .callback(cb -> cb.call(blocks.replicationPending())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_replication_factor")
+        .help("copies the cluster keeps of each block (0: every member)")
+        .callback(cb -> cb.call(meta.tables().replication())).register(registry);
     GaugeWithCallback.builder().name("sharefs_open_handles").help("open file handles")
         .callback(cb -> cb.call(vfs.openHandles())).register(registry);
   }

@@ -46,6 +46,7 @@ public final class SharefsNode implements AutoCloseable {
   private BlockClient blockClient;
   private NodeServer nodeServer;
   private NodeServer adminServer;
+  private PeerProbe probe;
   private DeferredAdmin adminService;
   private Vfs vfs;
   private FuseMount mount;
@@ -85,12 +86,12 @@ public final class SharefsNode implements AutoCloseable {
     nodeServer = NodeServer.start("node traffic", dataAddress.substring(0, colon),
         Integer.parseInt(dataAddress.substring(colon + 1)), identity,
         List.of(new NodeServer.Guarded(new BlockServiceImpl(localBlocks), nodesOnly),
-            new NodeServer.Guarded(adminService, nodesOnly)));
+            new NodeServer.Guarded(adminService, nodesOnly)), metrics);
     int ac = config.admin().lastIndexOf(':');
     adminServer = NodeServer.start("admin", config.admin().substring(0, ac),
         Integer.parseInt(config.admin().substring(ac + 1)), identity,
-        List.of(new NodeServer.Guarded(adminService, PeerAuth.allow(Role.NODE, Role.ADMIN))));
-    blockClient = new BlockClient(identity, 10_000);
+        List.of(new NodeServer.Guarded(adminService, PeerAuth.allow(Role.NODE, Role.ADMIN))), metrics);
+    blockClient = new BlockClient(identity, 10_000, metrics);
     MetaTables tables = MetaTables.open(config.dataDir().resolve("meta"));
     Path raftDir = config.dataDir().resolve("raft");
     Map<String, String> peers = config.peers();
@@ -168,6 +169,8 @@ public final class SharefsNode implements AutoCloseable {
     vfs.recoverOrphans();
     vfs.releaseNodeLocks();
     metrics.bind(meta, blocks, vfs);
+    probe = new PeerProbe(meta, blockClient);
+    metrics.bindPeers(probe);
     if (config.metrics() != null) {
       int c = config.metrics().lastIndexOf(':');
       metrics.serve(config.metrics().substring(0, c), Integer.parseInt(config.metrics().substring(c + 1)), meta,
@@ -402,6 +405,10 @@ public final class SharefsNode implements AutoCloseable {
   @Override
   public void close() {
     metrics.close();
+    if (probe != null) {
+      probe.close();
+      probe = null;
+    }
     if (mount != null) {
       mount.close();
       mount = null;

@@ -205,5 +205,10 @@ class ClusterTest {
       }
     }
     assertEquals(1, text.lines().filter(l -> l.matches("sharefs_raft_role\\{role=\"(leader|follower)\"} 1(\\.0)?")).count());
+    for (String peer : List.of("n2", "n3")) {
+      assertTrue(text.lines().anyMatch(l -> l.matches("sharefs_peer_reachable\\{peer=\"" + peer + "\"} 1(\\.0)?")),
+          peer + " reachable\n" + text);
+      assertTrue(text.contains("sharefs_peer_rtt_seconds{peer=\"" + peer + "\"}"), text);
+    }
   }
 }

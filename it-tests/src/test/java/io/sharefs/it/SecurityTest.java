@@ -85,6 +85,10 @@ class SecurityTest {
         }
       }
 
+      // Refusals are counted by method and status.
+      assertTrue(c.metrics(0).contains("sharefs_grpc_errors_total{code=\"UNAUTHENTICATED\","
+          + "method=\"sharefs.admin.AdminService/Status\",side=\"server\"}"), c.metrics(0));
+
       // The real admin certificate works.
       NodeProcess.Result ok = c.admin("status", "--node", raft);
       assertEquals(0, ok.code(), ok.out());

@@ -31,13 +31,20 @@ public final class BlockClient implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final long timeoutMs;
 
+  private final CallErrors errors;
+
   public BlockClient(TlsIdentity identity, long timeoutMs) {
+    this(identity, timeoutMs, CallErrors.NONE);
+  }
+
+  public BlockClient(TlsIdentity identity, long timeoutMs, CallErrors errors) {
     this.identity = identity;
+    this.errors = errors;
     this.timeoutMs = timeoutMs;
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a, identity.channelCredentials())
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a, identity.channelCredentials()).intercept(errors.client())
         .maxInboundMessageSize(8 << 20).build());
   }
 
@@ -91,6 +98,14 @@ public final class BlockClient implements AutoCloseable {
     while (it.hasNext()) {
       it.next().getBlocksList().forEach(visitor);
     }
+  }
+
+  /** Round trip to a peer's block service (an empty HasBlocks); throws if it does not answer within 1 s. */
+  public long pingNanos(String address) {
+    long t0 = System.nanoTime();
+    BlockServiceGrpc.newBlockingStub(channel(address)).withDeadlineAfter(1, TimeUnit.SECONDS)
+        .hasBlocks(io.sharefs.proto.HasBlocksRequestProto.getDefaultInstance());
+    return System.nanoTime() - t0;
   }
 
   /** Asks a peer to drop its copy of a block (fsck repair). */

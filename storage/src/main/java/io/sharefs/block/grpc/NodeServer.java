@@ -23,13 +23,14 @@ public final class NodeServer implements AutoCloseable {
   /** A service and who may call it. */
   public record Guarded(BindableService service, PeerAuth auth) {}
 
-  public static NodeServer start(String what, String host, int port, TlsIdentity identity, List<Guarded> services)
-      throws IOException {
+  public static NodeServer start(String what, String host, int port, TlsIdentity identity, List<Guarded> services,
+      CallErrors errors) throws IOException {
     HandshakeLog.install();
     NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(host, port),
         identity.serverCredentials()).maxInboundMessageSize(8 << 20);
     for (Guarded g : services) {
-      b.addService(ServerInterceptors.intercept(g.service(), g.auth()));
+      // Interceptors run last-added first: authentication, then error counting sees refusals too.
+      b.addService(ServerInterceptors.intercept(g.service(), g.auth(), errors.server()));
     }
     try {
       return new NodeServer(b.build().start());
