@@ -23,8 +23,53 @@ import sun.misc.Signal;
 final class MountCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "MOUNTPOINT", description = "Empty directory to mount on.")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "MOUNTPOINT",
+      description = "Empty directory to mount on (or `mountpoint` in the --config file).")
   Path mountPoint;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "A properties file of option values (`data-dir = /var/lib/sharefs`, `peers = …`, "
+          + "`mountpoint = …`); flags given on the command line win.")
+  Path config;
+
+  /** The config file's values, as defaults for every option not given as a flag. */
+  private static java.util.Properties configValues = new java.util.Properties();
+
+  /**
+   * Finds --config in the raw arguments and installs the file's values as the mount command's
+   * defaults. Unknown keys are errors, so a typo cannot silently fall back to a default.
+   */
+  static void useConfigFile(picocli.CommandLine mount, String[] args) {
+    Path file = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--config") && i + 1 < args.length) {
+        file = Path.of(args[i + 1]);
+      } else if (args[i].startsWith("--config=")) {
+        file = Path.of(args[i].substring("--config=".length()));
+      }
+    }
+    if (file == null) {
+      return;
+    }
+    java.util.Properties p = new java.util.Properties();
+    try (var in = java.nio.file.Files.newBufferedReader(file)) {
+      p.load(in);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read config file " + file + ": " + e.getMessage());
+    }
+    java.util.Set<String> known = new java.util.HashSet<>(java.util.Set.of("mountpoint"));
+    for (var o : mount.getCommandSpec().options()) {
+      known.add(o.longestName().replaceFirst("^--", ""));
+    }
+    known.remove("config");
+    for (String k : p.stringPropertyNames()) {
+      if (!known.contains(k)) {
+        throw new IllegalArgumentException("unknown key '" + k + "' in config file " + file);
+      }
+    }
+    configValues = p;
+    mount.setDefaultValueProvider(new picocli.CommandLine.PropertiesDefaultProvider(p));
+  }
 
   @Option(names = "--data-dir", defaultValue = "/var/lib/sharefs", paramLabel = "DIR",
       description = "Where this node keeps metadata, log and blocks (default: ${DEFAULT-VALUE}).")
@@ -100,6 +145,13 @@ final class MountCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (mountPoint == null) {
+      String fromConfig = configValues.getProperty("mountpoint");
+      if (fromConfig == null) {
+        throw new ParameterException(spec.commandLine(), "Missing required parameter: 'MOUNTPOINT'");
+      }
+      mountPoint = Path.of(fromConfig.trim());
+    }
     validate();
     Map<String, String> peerMap = parsePeers();
     boolean cluster = peerMap.size() > 1 || join != null;

@@ -22,6 +22,14 @@ public final class SharefsCli implements Runnable {
   /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage. */
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new SharefsCli());
+    if (args.length > 0 && args[0].equals("mount")) {
+      try {
+        MountCommand.useConfigFile(cl.getSubcommands().get("mount"), args);
+      } catch (IllegalArgumentException e) {
+        cl.getErr().println("sharefs: " + e.getMessage());
+        return 2;
+      }
+    }
     cl.setParameterExceptionHandler((ex, a) -> {
       CommandLine c = ex.getCommandLine();
       c.getErr().println("sharefs: " + ex.getMessage());

@@ -61,6 +61,45 @@ class MountCliTest {
   }
 
   @Test
+  void optionsComeFromAConfigFileAndFlagsWin() throws Exception {
+    Path mp = Files.createDirectories(tmp.resolve("site"));
+    Path cfg = tmp.resolve("sharefs.properties");
+    int port = SharefsCluster.freeEvenPortPair();
+    Files.writeString(cfg, "# sharefs mount options\ndata-dir = " + tmp.resolve("cfg-data") + "\nlisten = 127.0.0.1:"
+        + port + "\nmetrics = off\nnode-id = from-config\nmountpoint = " + mp + "\n");
+    // --node-id on the command line overrides the file.
+    try {
+      Process p = new ProcessBuilder(NodeProcess.command("mount", "--config", cfg.toString(), "--node-id", "flag-wins"))
+          .redirectErrorStream(true).start();
+      try {
+        StringBuilder out = new StringBuilder();
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+        for (String line; (line = in.readLine()) != null; ) {
+          out.append(line).append('\n');
+          if (line.contains("mounted at")) {
+            break;
+          }
+        }
+        assertTrue(out.toString().contains("node flag-wins mounted at " + mp), out.toString());
+        Files.writeString(mp.resolve("hello.txt"), "from a config-file mount");
+        assertTrue(Files.isDirectory(tmp.resolve("cfg-data/meta")), "data dir from the file");
+      } finally {
+        p.destroy();
+        p.waitFor();
+      }
+      assertFalse(NodeProcess.isMounted(mp));
+    } finally {
+      if (NodeProcess.isMounted(mp)) {
+        NodeProcess.forceUnmount(mp);
+      }
+    }
+    Files.writeString(cfg, "data-dir = /x\nlisten-address = 127.0.0.1:1\n");
+    Result typo = sharefs("mount", "--config", cfg.toString(), mp.toString());
+    assertEquals(2, typo.code(), typo.out());
+    assertTrue(typo.out().contains("unknown key 'listen-address' in config file"), typo.out());
+  }
+
+  @Test
   void secondProcessOnTheSameDataDirIsRefused() throws Exception {
     Path data = tmp.resolve("data");
     try (NodeProcess node = new NodeProcess(data, tmp.resolve("m1"), "127.0.0.1:" + NodeProcess.freePort(), List.of())
