@@ -56,7 +56,7 @@ public final class RocksBlockStore implements BlockStore {
             .setMinBlobSize(4096)
             .setEnableBlobGarbageCollection(true)
             .setBlobCompressionType(org.rocksdb.CompressionType.LZ4_COMPRESSION)
-            .setWriteBufferSize(16L << 20)
+            .setWriteBufferSize(8L << 20)
             .setMaxWriteBufferNumber(2)
             .setTableFormatConfig(new BlockBasedTableConfig().setFilterPolicy(new org.rocksdb.BloomFilter(10)));
     this.touchedOptions = new ColumnFamilyOptions().setWriteBufferSize(2L << 20).setMaxWriteBufferNumber(2);
