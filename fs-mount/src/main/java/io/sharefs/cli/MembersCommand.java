@@ -95,6 +95,14 @@ final class MembersCommand implements Runnable {
     @Override
     public Integer call() {
       try (AdminClient c = admin.client()) {
+        // First copy what it holds to the members that stay, with progress; the removal re-checks.
+        RebalanceCommand.Outcome o = RebalanceCommand.run(c, io.sharefs.proto.RebalanceRequestProto.newBuilder()
+            .setLeaving(id).setReplication(-1).build(), spec.commandLine().getOut(), admin.json);
+        if (o.summary() != null && o.summary().getFailed() > 0 && !force) {
+          spec.commandLine().getErr().println("sharefs: " + o.summary().getFailed() + " block copies to the members"
+              + " that stay failed; " + id + " was not removed (see the node log; --force removes it anyway)");
+          return 1;
+        }
         return print(spec, admin, c.removeMember(id, force));
       } catch (IOException e) {
         return fail(spec, e);

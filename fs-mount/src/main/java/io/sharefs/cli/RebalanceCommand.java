@@ -50,57 +50,17 @@ final class RebalanceCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--replication must be 0 (every member) or more");
     }
     PrintWriter out = spec.commandLine().getOut();
-    RebalancePlanProto[] plan = {null};
-    RebalanceSummaryProto[] summary = {null};
-    ProgressBar[] bar = {null};
-    String[] phase = {null};
     RebalanceRequestProto req = RebalanceRequestProto.newBuilder().setDryRun(dryRun)
         .setRateBytesPerSec((long) (rate * 1_000_000)).setReplication(replication == null ? -1 : replication).build();
+    Outcome o;
     try (AdminClient c = admin.client()) {
-      c.rebalance(req, e -> {
-        switch (e.getEventCase()) {
-          case PLAN -> {
-            plan[0] = e.getPlan();
-            if (!admin.json) {
-              RebalancePlanProto p = e.getPlan();
-              out.printf("plan (replication %s): copy %d blocks (%s), drop %d misplaced copies%s%n",
-                  p.getReplication() == 0 ? "every member" : String.valueOf(p.getReplication()), p.getCopies(),
-                  StatusCommand.human(p.getCopyBytes()), p.getDrops(),
-                  p.getUnplaceable() > 0 ? "; " + p.getUnplaceable() + " blocks have no copy anywhere (run fsck)" : "");
-              out.flush();
-            }
-          }
-          case PROGRESS -> {
-            if (admin.json || e.getProgress().getPhase().equals("inventory")) {
-              return;
-            }
-            if (!e.getProgress().getPhase().equals(phase[0])) {
-              if (bar[0] != null) {
-                bar[0].close();
-              }
-              phase[0] = e.getProgress().getPhase();
-              boolean bytes = phase[0].equals("copy");
-              bar[0] = new ProgressBarBuilder().setTaskName(phase[0]).setInitialMax(e.getProgress().getTotal())
-                  .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).showSpeed()
-                  .setUnit(bytes ? "MB" : "", bytes ? 1_000_000 : 1)
-                  .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
-            }
-            bar[0].maxHint(e.getProgress().getTotal());
-            bar[0].stepTo(e.getProgress().getDone());
-          }
-          case SUMMARY -> summary[0] = e.getSummary();
-          default -> { }
-        }
-      });
+      o = run(c, req, out, admin.json);
     } catch (IOException e) {
       spec.commandLine().getErr().println("sharefs: " + e.getMessage());
       return 1;
-    } finally {
-      if (bar[0] != null) {
-        bar[0].close();
-      }
     }
-    RebalanceSummaryProto s = summary[0];
+    RebalancePlanProto[] plan = {o.plan()};
+    RebalanceSummaryProto s = o.summary();
     if (s == null || plan[0] == null) {
       spec.commandLine().getErr().println("sharefs: rebalance ended without a summary");
       return 1;
@@ -124,5 +84,58 @@ final class RebalanceCommand implements Callable<Integer> {
     }
     out.flush();
     return s.getFailed() > 0 ? 4 : 0;
+  }
+
+  /** What a rebalance run reported: its plan and its summary (null if the stream ended early). */
+  record Outcome(RebalancePlanProto plan, RebalanceSummaryProto summary) {}
+
+  /** Runs a rebalance on the node, printing the plan and drawing progress bars unless {@code quiet}. */
+  static Outcome run(AdminClient c, RebalanceRequestProto req, PrintWriter out, boolean quiet) throws IOException {
+    RebalancePlanProto[] plan = {null};
+    RebalanceSummaryProto[] summary = {null};
+    ProgressBar[] bar = {null};
+    String[] phase = {null};
+    try {
+      c.rebalance(req, e -> {
+        switch (e.getEventCase()) {
+          case PLAN -> {
+            plan[0] = e.getPlan();
+            if (!quiet) {
+              RebalancePlanProto p = e.getPlan();
+              out.printf("plan (replication %s): copy %d blocks (%s), drop %d misplaced copies%s%n",
+                  p.getReplication() == 0 ? "every member" : String.valueOf(p.getReplication()), p.getCopies(),
+                  StatusCommand.human(p.getCopyBytes()), p.getDrops(),
+                  p.getUnplaceable() > 0 ? "; " + p.getUnplaceable() + " blocks have no copy anywhere (run fsck)" : "");
+              out.flush();
+            }
+          }
+          case PROGRESS -> {
+            if (quiet || e.getProgress().getPhase().equals("inventory")) {
+              return;
+            }
+            if (!e.getProgress().getPhase().equals(phase[0])) {
+              if (bar[0] != null) {
+                bar[0].close();
+              }
+              phase[0] = e.getProgress().getPhase();
+              boolean bytes = phase[0].equals("copy");
+              bar[0] = new ProgressBarBuilder().setTaskName(phase[0]).setInitialMax(e.getProgress().getTotal())
+                  .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).showSpeed()
+                  .setUnit(bytes ? "MB" : "", bytes ? 1_000_000 : 1)
+                  .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+            }
+            bar[0].maxHint(e.getProgress().getTotal());
+            bar[0].stepTo(e.getProgress().getDone());
+          }
+          case SUMMARY -> summary[0] = e.getSummary();
+          default -> { }
+        }
+      });
+    } finally {
+      if (bar[0] != null) {
+        bar[0].close();
+      }
+    }
+    return new Outcome(plan[0], summary[0]);
   }
 }

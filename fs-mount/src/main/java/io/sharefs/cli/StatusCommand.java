@@ -68,7 +68,8 @@ final class StatusCommand implements Callable<Integer> {
           row.put("blocks", s.blocks());
           row.put("blockBytes", s.blockBytes());
           row.put("blocksToPull", s.pullQueue());
-          row.put("underReplicatedWrites", s.replicationPending());
+          row.put("replicationPending", s.replicationPending());
+          row.put("underReplicated", s.underReplicated());
           row.put("inodes", s.inodes());
           row.put("logBytes", s.logBytes());
           row.put("diskFreeBytes", s.diskFreeBytes());
@@ -88,8 +89,8 @@ final class StatusCommand implements Callable<Integer> {
       out.printf("leader: %s   members: %d (max voters %d)   replication: %s%n",
           first.leaderId().isEmpty() ? "NONE" : first.leaderId(), first.members().size(), first.maxVoters(),
           first.replication() == 0 ? "every member" : first.replication() + " copies");
-      out.printf("%-6s %-21s %-9s %5s %9s %9s %6s %8s %10s %7s %8s %10s %s%n", "ID", "ADDRESS", "ROLE", "TERM",
-          "COMMIT", "APPLIED", "LAG", "BLOCKS", "BLOCK-B", "TO-PULL", "INODES", "DISK-FREE", "VERSION");
+      out.printf("%-6s %-21s %-9s %5s %9s %9s %6s %8s %10s %7s %6s %8s %10s %s%n", "ID", "ADDRESS", "ROLE", "TERM",
+          "COMMIT", "APPLIED", "LAG", "BLOCKS", "BLOCK-B", "TO-PULL", "UNDER", "INODES", "DISK-FREE", "VERSION");
       for (Member m : first.members()) {
         NodeStatus s = seen.get(m.id());
         if (s == null) {
@@ -97,9 +98,9 @@ final class StatusCommand implements Callable<Integer> {
               errors.get(m.id()));
           continue;
         }
-        out.printf("%-6s %-21s %-9s %5d %9d %9d %6d %8d %10s %7d %8d %10s %s%n", m.id(), m.address(), s.role(),
+        out.printf("%-6s %-21s %-9s %5d %9d %9d %6d %8d %10s %7d %6d %8d %10s %s%n", m.id(), m.address(), s.role(),
             s.term(), s.commitIndex(), s.appliedIndex(), s.lag(), s.blocks(), human(s.blockBytes()), s.pullQueue(),
-            s.inodes(), human(s.diskFreeBytes()), s.version());
+            s.underReplicated(), s.inodes(), human(s.diskFreeBytes()), s.version());
       }
       out.println(degraded ? "DEGRADED" : "healthy");
     }

@@ -110,6 +110,9 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
     GaugeWithCallback.builder().name("sharefs_replication_factor")
         .help("copies the cluster keeps of each block (0: every member)")
         .callback(cb -> cb.call(meta.tables().replication())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_block_under_replicated")
+        .help("blocks written here still missing on one of their places (a push failed; re-pushed every 2 s)")
+        .callback(cb -> cb.call(blocks.underReplicated())).register(registry);
     GaugeWithCallback.builder().name("sharefs_open_handles").help("open file handles")
         .callback(cb -> cb.call(vfs.openHandles())).register(registry);
   }

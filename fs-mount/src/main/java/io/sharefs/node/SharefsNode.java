@@ -203,7 +203,7 @@ public final class SharefsNode implements AutoCloseable {
     return new NodeStatus(s.nodeId(), s.role(), s.term(), s.leaderId(), s.commitIndex(), s.appliedIndex(),
         meta.memberList(), blocks.blockCount(), blocks.storedBytes(), blocks.pullQueueLength(),
         blocks.replicationPending(), meta.inodeCount(), meta.logBytes(), free, version(), config.maxVoters(),
-        meta.tables().replication());
+        meta.tables().replication(), blocks.underReplicated());
   }
 
   static String version() {

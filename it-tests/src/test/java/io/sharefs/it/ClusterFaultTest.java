@@ -131,9 +131,22 @@ class ClusterFaultTest {
         Files.write(dir.resolve("w-" + k), content(k));
         acked.put(k, true);
       }
+      // The writer knows which blocks the dead node lacks, and says so.
+      assertTrue(underReplicated(c, leader) > 0, c.metrics(leader));
       c.restart(follower);
       assertAllPresent(c, acked, "catchup");
+      // Once the node is back every block is on it again, and the writer's count drops to zero.
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (underReplicated(c, leader) > 0 && System.currentTimeMillis() < deadline) {
+        Thread.sleep(200);
+      }
+      assertEquals(0, underReplicated(c, leader), c.metrics(leader));
     }
+  }
+
+  private static double underReplicated(SharefsCluster c, int node) throws Exception {
+    return c.metrics(node).lines().filter(l -> l.startsWith("sharefs_block_under_replicated "))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst().orElse(-1);
   }
 
   @Test

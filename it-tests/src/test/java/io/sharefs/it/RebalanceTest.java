@@ -84,6 +84,7 @@ class RebalanceTest {
       // Removing n4 first copies what it held to the members that stay: R=3 on 3 nodes is everywhere.
       NodeProcess.Result removed = c.admin("members", "remove", "n4", "--node", c.address(0));
       assertEquals(0, removed.code(), removed.out());
+      assertTrue(removed.out().contains("plan (replication 3): copy "), removed.out());
       assertEquals(0, missingCopies(c, blocks, 3, 3));
       c.stop(n4);
       for (int i = 0; i < files.size(); i++) {

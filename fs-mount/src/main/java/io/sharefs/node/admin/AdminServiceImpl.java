@@ -134,8 +134,15 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         }
       }
       List<Member> members = meta.memberList();
+      List<Member> targets = req.getLeaving().isEmpty() ? members
+          : members.stream().filter(m -> !m.id().equals(req.getLeaving())).toList();
+      if (targets.size() == members.size() && !req.getLeaving().isEmpty()) {
+        out.onError(Status.NOT_FOUND.withDescription("no member " + req.getLeaving()).asRuntimeException());
+        return;
+      }
       long[] last = {0};
-      Rebalance.Result r = rebalancer.apply(members, members).run(replication, req.getDryRun(), true,
+      Rebalance.Result r = rebalancer.apply(members, targets).run(replication, req.getDryRun(),
+          req.getLeaving().isEmpty(),
           req.getRateBytesPerSec(), call::isCancelled, new Rebalance.Listener() {
             @Override
             public void plan(io.sharefs.block.placement.RebalancePlan p, int copies) {
@@ -193,7 +200,7 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         .setBlocks(s.blocks()).setBlockBytes(s.blockBytes()).setPullQueue(s.pullQueue())
         .setReplicationPending(s.replicationPending()).setInodes(s.inodes()).setLogBytes(s.logBytes())
         .setDiskFreeBytes(s.diskFreeBytes()).setVersion(s.version()).setMaxVoters(s.maxVoters())
-        .setReplication(s.replication());
+        .setReplication(s.replication()).setUnderReplicated(s.underReplicated());
     s.members().forEach(m -> b.addMembers(toProto(m)));
     return b.build();
   }
@@ -203,7 +210,8 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
     r.getMembersList().forEach(m -> members.add(fromProto(m)));
     return new NodeStatus(r.getNodeId(), r.getRole(), r.getTerm(), r.getLeaderId(), r.getCommitIndex(),
         r.getAppliedIndex(), members, r.getBlocks(), r.getBlockBytes(), r.getPullQueue(), r.getReplicationPending(),
-        r.getInodes(), r.getLogBytes(), r.getDiskFreeBytes(), r.getVersion(), r.getMaxVoters(), r.getReplication());
+        r.getInodes(), r.getLogBytes(), r.getDiskFreeBytes(), r.getVersion(), r.getMaxVoters(), r.getReplication(),
+        r.getUnderReplicated());
   }
 
   static MemberProto toProto(Member m) {

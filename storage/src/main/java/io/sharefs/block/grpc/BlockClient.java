@@ -100,6 +100,13 @@ public final class BlockClient implements AutoCloseable {
     }
   }
 
+  /** Whether a peer holds the block (a copy it would serve). */
+  public boolean has(String address, byte[] hash) {
+    return BlockServiceGrpc.newBlockingStub(channel(address)).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+        .hasBlocks(io.sharefs.proto.HasBlocksRequestProto.newBuilder().addHashes(ByteString.copyFrom(hash)).build())
+        .getPresent(0);
+  }
+
   /** Round trip to a peer's block service (an empty HasBlocks); throws if it does not answer within 1 s. */
   public long pingNanos(String address) {
     long t0 = System.nanoTime();

@@ -43,6 +43,10 @@ public final class ReplicatingBlockStore implements BlockStore {
   private final AtomicLong localHits = new AtomicLong();
   private final AtomicLong localMisses = new AtomicLong();
   private final AtomicLong repairedCorrupt = new AtomicLong();
+  /** Blocks written here whose push to one of their places failed, and those places. */
+  private final Map<ByteBuffer, java.util.Set<String>> missingOn = new ConcurrentHashMap<>();
+  private static final int MISSING_MAX = 100_000;
+  private final Thread repusher;
 
   private static final class Pending {
     final CompletableFuture<Void> quorum = new CompletableFuture<>();
@@ -59,6 +63,9 @@ public final class ReplicatingBlockStore implements BlockStore {
     this.puller = new Thread(this::pullLoop, "block-puller");
     puller.setDaemon(true);
     puller.start();
+    this.repusher = new Thread(this::repushLoop, "block-repusher");
+    repusher.setDaemon(true);
+    repusher.start();
   }
 
   public RocksBlockStore local() {
@@ -93,6 +100,9 @@ public final class ReplicatingBlockStore implements BlockStore {
           }
         } else {
           p.lastError = peer + ": " + e.getMessage();
+          if (missingOn.size() < MISSING_MAX) {
+            missingOn.computeIfAbsent(ByteBuffer.wrap(hash), k -> ConcurrentHashMap.newKeySet()).add(peer);
+          }
           if (total - p.failures.incrementAndGet() < needed) {
             p.quorum.completeExceptionally(new BlockStoreException("block " + BlockHash.hex(hash)
                 + " reached only " + (1 + p.acks.get()) + " of " + (needed + 1) + " copies (" + p.lastError + ")", e,
@@ -204,6 +214,54 @@ public final class ReplicatingBlockStore implements BlockStore {
     return pending.size();
   }
 
+  /** Blocks written here still missing on at least one of their places (a push failed; retried). */
+  public int underReplicated() {
+    return missingOn.size();
+  }
+
+  /**
+   * Every 2 s, offers each block whose push failed to the places still lacking it: a place that has
+   * it meanwhile (it pulled it) or accepts it now is done; the rest wait for the next round.
+   */
+  private void repushLoop() {
+    while (!closed) {
+      try {
+        Thread.sleep(2000);
+      } catch (InterruptedException e) {
+        return;
+      }
+      for (Map.Entry<ByteBuffer, java.util.Set<String>> e : missingOn.entrySet()) {
+        byte[] hash = new byte[e.getKey().remaining()];
+        e.getKey().duplicate().get(hash);
+        java.util.Set<String> places = new java.util.HashSet<>(peers.placement(hash).others());
+        for (String peer : e.getValue()) {
+          if (closed) {
+            return;
+          }
+          if (!places.contains(peer)) {
+            e.getValue().remove(peer); // no longer one of its places (membership or factor changed)
+            continue;
+          }
+          try {
+            if (!client.has(peer, hash)) {
+              byte[] data = local.get(hash);
+              if (data == null) {
+                continue; // not here any more: fsck will find it if nobody has it
+              }
+              client.put(peer, hash, data, 0, data.length).get(timeoutMs, TimeUnit.MILLISECONDS);
+            }
+            e.getValue().remove(peer);
+          } catch (Exception ex) {
+            LOG.debug("re-push of {} to {} failed: {}", BlockHash.hex(hash), peer, ex.toString());
+          }
+        }
+        if (e.getValue().isEmpty()) {
+          missingOn.remove(e.getKey());
+        }
+      }
+    }
+  }
+
   private void pullLoop() {
     while (!closed) {
       byte[] h;
@@ -256,6 +314,7 @@ public final class ReplicatingBlockStore implements BlockStore {
   public void close() {
     closed = true;
     puller.interrupt();
+    repusher.interrupt();
     try {
       puller.join(2000);
     } catch (InterruptedException e) {
