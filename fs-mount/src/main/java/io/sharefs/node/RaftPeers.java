@@ -63,18 +63,20 @@ final class RaftPeers implements Peers {
     refresh();
     Map<String, String> data = dataAddresses;
     if (replication <= 0 || replication >= data.size()) {
-      return new Placed(true, cached, replication <= 0 ? quorum : data.size());
+      return new Placed(true, cached, replication <= 0 ? quorum : data.size(), List.of());
     }
-    List<String> places = Placement.choose(hash, data.keySet(), replication);
+    List<String> ranked = Placement.choose(hash, data.keySet(), 0);
     List<String> others = new ArrayList<>();
+    List<String> fallbacks = new ArrayList<>();
     boolean self = false;
-    for (String id : places) {
+    for (int i = 0; i < ranked.size(); i++) {
+      String id = ranked.get(i);
       if (id.equals(meta.nodeId())) {
-        self = true;
+        self = self || i < replication;
       } else {
-        others.add(data.get(id));
+        (i < replication ? others : fallbacks).add(data.get(id));
       }
     }
-    return new Placed(self, others, places.size());
+    return new Placed(self, others, replication, fallbacks);
   }
 }

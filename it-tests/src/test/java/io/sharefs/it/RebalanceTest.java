@@ -90,6 +90,23 @@ class RebalanceTest {
       for (int i = 0; i < files.size(); i++) {
         assertArrayEquals(files.get(i), Files.readAllBytes(c.mountPoint(2).resolve("f" + i + ".bin")));
       }
+
+      // With R=2 and one of three nodes down, writes whose places include it still succeed (without the
+      // stand-in they fail with EIO: the place refuses the connection, the copy count cannot be met):
+      // the copy goes to the next node in rank, or stays on the writer, until rebalance.
+      NodeProcess.Result r2again = c.admin("rebalance", "--replication", "2", "--rate", "0", "--node", c.address(0));
+      assertEquals(0, r2again.code(), r2again.out());
+      c.kill9(2);
+      List<byte[]> late = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        byte[] data = new byte[2 * MIB];
+        new Random(100 + i).nextBytes(data);
+        late.add(data);
+        Files.write(c.mountPoint(0).resolve("late" + i + ".bin"), data);
+      }
+      for (int i = 0; i < late.size(); i++) {
+        assertArrayEquals(late.get(i), Files.readAllBytes(c.mountPoint(1).resolve("late" + i + ".bin")));
+      }
     }
   }
 

@@ -46,6 +46,7 @@ public final class ReplicatingBlockStore implements BlockStore {
   /** Blocks written here whose push to one of their places failed, and those places. */
   private final Map<ByteBuffer, java.util.Set<String>> missingOn = new ConcurrentHashMap<>();
   private static final int MISSING_MAX = 100_000;
+  private static final String LOCAL = "";
   private final Thread repusher;
 
   private static final class Pending {
@@ -91,27 +92,50 @@ public final class ReplicatingBlockStore implements BlockStore {
     }
     pending.put(key, p);
     byte[] copy = Arrays.copyOfRange(data, off, off + len);
-    int total = others.size();
+    java.util.Queue<String> spare = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    if (!placed.self()) {
+      spare.add(LOCAL); // the writer's own copy is the first stand-in for an unreachable place
+    }
+    spare.addAll(placed.fallbacks());
+    int total = others.size() + spare.size();
     for (String peer : others) {
-      client.put(peer, hash, copy, 0, len).whenComplete((v, e) -> {
-        if (e == null) {
-          if (p.acks.incrementAndGet() >= needed) {
-            p.quorum.complete(null);
-          }
-        } else {
-          p.lastError = peer + ": " + e.getMessage();
-          if (missingOn.size() < MISSING_MAX) {
-            missingOn.computeIfAbsent(ByteBuffer.wrap(hash), k -> ConcurrentHashMap.newKeySet()).add(peer);
-          }
-          if (total - p.failures.incrementAndGet() < needed) {
-            p.quorum.completeExceptionally(new BlockStoreException("block " + BlockHash.hex(hash)
-                + " reached only " + (1 + p.acks.get()) + " of " + (needed + 1) + " copies (" + p.lastError + ")", e,
-                false));
-          }
-        }
-      });
+      push(p, peer, true, hash, copy, needed, total, spare);
     }
     return hash;
+  }
+
+  /** Sends one copy; a failed place is remembered for re-pushing and replaced by the next fallback. */
+  private void push(Pending p, String peer, boolean place, byte[] hash, byte[] copy, int needed, int total,
+      java.util.Queue<String> spare) {
+    client.put(peer, hash, copy, 0, copy.length).whenComplete((v, e) -> {
+      if (e == null) {
+        if (p.acks.incrementAndGet() >= needed) {
+          p.quorum.complete(null);
+        }
+        return;
+      }
+      p.lastError = peer + ": " + e.getMessage();
+      if (place && missingOn.size() < MISSING_MAX) {
+        missingOn.computeIfAbsent(ByteBuffer.wrap(hash), k -> ConcurrentHashMap.newKeySet()).add(peer);
+      }
+      if (total - p.failures.incrementAndGet() < needed) {
+        p.quorum.completeExceptionally(new BlockStoreException("block " + BlockHash.hex(hash)
+            + " reached only " + (1 + p.acks.get()) + " of " + (needed + 1) + " copies (" + p.lastError + ")", e,
+            false));
+        return;
+      }
+      String next = p.acks.get() < needed ? spare.poll() : null;
+      if (LOCAL.equals(next)) {
+        LOG.info("block {}: {} unreachable, keeping this node's copy in its place until rebalance",
+            BlockHash.hex(hash), peer);
+        if (p.acks.incrementAndGet() >= needed) {
+          p.quorum.complete(null);
+        }
+      } else if (next != null) {
+        LOG.info("block {}: {} unreachable, placing the copy on {} until rebalance", BlockHash.hex(hash), peer, next);
+        push(p, next, false, hash, copy, needed, total, spare);
+      }
+    });
   }
 
   @Override
