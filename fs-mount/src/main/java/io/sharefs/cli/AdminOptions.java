@@ -1,5 +1,6 @@
 package io.sharefs.cli;
 
+import io.sharefs.node.NodeConfig;
 import io.sharefs.node.admin.AdminClient;
 import io.sharefs.tls.TlsIdentity;
 import java.io.IOException;
@@ -47,11 +48,7 @@ final class AdminOptions {
 
   /** The admin address: --admin, else the --node host with its port + 3. */
   String adminAddress() {
-    if (admin != null) {
-      return admin;
-    }
-    int colon = node.lastIndexOf(':');
-    return node.substring(0, colon) + ":" + (Integer.parseInt(node.substring(colon + 1)) + 3);
+    return admin != null ? admin : NodeConfig.adminAddress(node);
   }
 
   AdminClient client() throws IOException {

@@ -55,9 +55,8 @@ final class DemoCommand implements Callable<Integer> {
     Files.createDirectories(root);
     // The demo is a real cluster: its own CA, a certificate per node and one for the admin CLI.
     Path tls = root.resolve(".tls");
-    CertificateAuthority ca = Files.exists(tls.resolve("ca").resolve(TlsIdentity.CA_CERT))
-        ? CertificateAuthority.open(tls.resolve("ca"))
-        : CertificateAuthority.create(tls.resolve("ca"), "sharefs-demo", Duration.ofDays(3650));
+    CertificateAuthority ca = CertificateAuthority.openOrCreate(tls.resolve("ca"), "sharefs-demo",
+        Duration.ofDays(3650));
     for (int i = 1; i <= nodes; i++) {
       if (!Files.exists(tls.resolve("node-" + i).resolve(TlsIdentity.CERT))) {
         ca.issue("n" + i, Role.NODE, List.of("127.0.0.1"), Duration.ofDays(825), tls.resolve("node-" + i));

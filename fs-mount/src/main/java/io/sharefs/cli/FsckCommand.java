@@ -6,17 +6,12 @@ import io.sharefs.proto.FsckEventProto;
 import io.sharefs.proto.FsckFindingProto;
 import io.sharefs.proto.FsckSummaryProto;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -50,30 +45,13 @@ final class FsckCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--grace must be at least 60 seconds");
     }
     PrintWriter out = spec.commandLine().getOut();
-    PrintStream err = System.err;
     List<FsckFindingProto> findings = new ArrayList<>();
     FsckSummaryProto[] summary = {null};
-    ProgressBar[] bar = {null};
-    String[] phase = {null};
-    try (AdminClient c = admin.client()) {
+    try (AdminClient c = admin.client(); PhaseBars bars = new PhaseBars(admin.json)) {
       c.fsck(repair, graceSeconds * 1000, e -> {
         switch (e.getEventCase()) {
-          case PROGRESS -> {
-            if (admin.json) {
-              return;
-            }
-            if (!e.getProgress().getPhase().equals(phase[0])) {
-              if (bar[0] != null) {
-                bar[0].close();
-              }
-              phase[0] = e.getProgress().getPhase();
-              bar[0] = new ProgressBarBuilder().setTaskName(phase[0]).setInitialMax(e.getProgress().getTotal())
-                  .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200)
-                  .setConsumer(new ConsoleProgressBarConsumer(err)).build();
-            }
-            bar[0].maxHint(e.getProgress().getTotal());
-            bar[0].stepTo(e.getProgress().getDone());
-          }
+          case PROGRESS -> bars.step(e.getProgress().getPhase(), e.getProgress().getDone(),
+              e.getProgress().getTotal(), false);
           case FINDING -> {
             findings.add(e.getFinding());
             if (!admin.json) {
@@ -90,10 +68,6 @@ final class FsckCommand implements Callable<Integer> {
     } catch (IOException e) {
       spec.commandLine().getErr().println("sharefs: " + e.getMessage());
       return 1;
-    } finally {
-      if (bar[0] != null) {
-        bar[0].close();
-      }
     }
     FsckSummaryProto s = summary[0];
     if (s == null) {

@@ -33,7 +33,7 @@ final class MountCommand implements Callable<Integer> {
   Path config;
 
   /** The config file's values, as defaults for every option not given as a flag. */
-  private static java.util.Properties configValues = new java.util.Properties();
+  private java.util.Properties configValues = new java.util.Properties();
 
   /**
    * Finds --config in the raw arguments and installs the file's values as the mount command's
@@ -67,7 +67,7 @@ final class MountCommand implements Callable<Integer> {
         throw new IllegalArgumentException("unknown key '" + k + "' in config file " + file);
       }
     }
-    configValues = p;
+    ((MountCommand) mount.getCommand()).configValues = p;
     mount.setDefaultValueProvider(new picocli.CommandLine.PropertiesDefaultProvider(p));
   }
 

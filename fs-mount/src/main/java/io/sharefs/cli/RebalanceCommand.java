@@ -10,10 +10,6 @@ import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -93,9 +89,7 @@ final class RebalanceCommand implements Callable<Integer> {
   static Outcome run(AdminClient c, RebalanceRequestProto req, PrintWriter out, boolean quiet) throws IOException {
     RebalancePlanProto[] plan = {null};
     RebalanceSummaryProto[] summary = {null};
-    ProgressBar[] bar = {null};
-    String[] phase = {null};
-    try {
+    try (PhaseBars bars = new PhaseBars(quiet)) {
       c.rebalance(req, e -> {
         switch (e.getEventCase()) {
           case PLAN -> {
@@ -110,31 +104,15 @@ final class RebalanceCommand implements Callable<Integer> {
             }
           }
           case PROGRESS -> {
-            if (quiet || e.getProgress().getPhase().equals("inventory")) {
-              return;
+            String phase = e.getProgress().getPhase();
+            if (!phase.equals("inventory")) {
+              bars.step(phase, e.getProgress().getDone(), e.getProgress().getTotal(), phase.equals("copy"));
             }
-            if (!e.getProgress().getPhase().equals(phase[0])) {
-              if (bar[0] != null) {
-                bar[0].close();
-              }
-              phase[0] = e.getProgress().getPhase();
-              boolean bytes = phase[0].equals("copy");
-              bar[0] = new ProgressBarBuilder().setTaskName(phase[0]).setInitialMax(e.getProgress().getTotal())
-                  .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).showSpeed()
-                  .setUnit(bytes ? "MB" : "", bytes ? 1_000_000 : 1)
-                  .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
-            }
-            bar[0].maxHint(e.getProgress().getTotal());
-            bar[0].stepTo(e.getProgress().getDone());
           }
           case SUMMARY -> summary[0] = e.getSummary();
           default -> { }
         }
       });
-    } finally {
-      if (bar[0] != null) {
-        bar[0].close();
-      }
     }
     return new Outcome(plan[0], summary[0]);
   }

@@ -36,10 +36,16 @@ public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String li
   }
 
 
-  /** The default admin endpoint: localhost, the Raft port + 3. */
-  public static String defaultAdminAddress(String raftAddress) {
+  /** The admin endpoint on the Raft address's host: the Raft port + 3. */
+  public static String adminAddress(String raftAddress) {
     int colon = raftAddress.lastIndexOf(':');
-    return "127.0.0.1:" + (Integer.parseInt(raftAddress.substring(colon + 1)) + 3);
+    return raftAddress.substring(0, colon) + ":" + (Integer.parseInt(raftAddress.substring(colon + 1)) + 3);
+  }
+
+  /** The default admin endpoint a node listens on: localhost, the Raft port + 3. */
+  public static String defaultAdminAddress(String raftAddress) {
+    String a = adminAddress(raftAddress);
+    return "127.0.0.1" + a.substring(a.lastIndexOf(':'));
   }
 
   /** The node-to-node gRPC port (blocks, and membership for joining nodes): the Raft port + 1. */

@@ -47,7 +47,6 @@ public final class SharefsNode implements AutoCloseable {
   private NodeServer nodeServer;
   private NodeServer adminServer;
   private PeerProbe probe;
-  private DeferredAdmin adminService;
   private Vfs vfs;
   private FuseMount mount;
   private final NodeMetrics metrics = new NodeMetrics();
@@ -81,16 +80,14 @@ public final class SharefsNode implements AutoCloseable {
     localBlocks = RocksBlockStore.open(config.dataDir().resolve("blocks"));
     String dataAddress = NodeConfig.dataAddress(config.listen());
     int colon = dataAddress.lastIndexOf(':');
-    adminService = new DeferredAdmin();
     PeerAuth nodesOnly = PeerAuth.allow(Role.NODE);
     nodeServer = NodeServer.start("node traffic", dataAddress.substring(0, colon),
         Integer.parseInt(dataAddress.substring(colon + 1)), identity,
-        List.of(new NodeServer.Guarded(new BlockServiceImpl(localBlocks), nodesOnly),
-            new NodeServer.Guarded(adminService, nodesOnly)), metrics);
+        List.of(new NodeServer.Guarded(new BlockServiceImpl(localBlocks), nodesOnly)), metrics);
     int ac = config.admin().lastIndexOf(':');
     adminServer = NodeServer.start("admin", config.admin().substring(0, ac),
         Integer.parseInt(config.admin().substring(ac + 1)), identity,
-        List.of(new NodeServer.Guarded(adminService, PeerAuth.allow(Role.NODE, Role.ADMIN))), metrics);
+        List.of(), metrics);
     blockClient = new BlockClient(identity, 10_000, metrics);
     MetaTables tables = MetaTables.open(config.dataDir().resolve("meta"));
     Path raftDir = config.dataDir().resolve("raft");
@@ -130,7 +127,7 @@ public final class SharefsNode implements AutoCloseable {
       meta = RaftMetaStore.start(rc, tables);
     } catch (IOException | RuntimeException e) {
       tables.close();
-      throw new IOException("cannot start the metadata peer on " + config.listen() + ": " + rootMessage(e), e);
+      throw new IOException("cannot start the metadata peer on " + config.listen() + ": " + NodeServer.rootMessage(e), e);
     }
     if (joining) {
       try (AdminClient seed = new AdminClient(NodeConfig.dataAddress(config.join()), identity)) {
@@ -157,7 +154,7 @@ public final class SharefsNode implements AutoCloseable {
     catchUp.setDaemon(true);
     catchUp.start();
     meta.stateMachine().setSnapshotInstalledListener(this::pullMissingBlocks);
-    adminService.delegate = new AdminServiceImpl(meta, this::status, config.maxVoters(), m -> {
+    AdminServiceImpl admin = new AdminServiceImpl(meta, this::status, config.maxVoters(), m -> {
       try (AdminClient peer = new AdminClient(NodeConfig.dataAddress(m.address()), identity)) {
         return peer.status();
       }
@@ -165,6 +162,9 @@ public final class SharefsNode implements AutoCloseable {
         (sources, targets) -> new Rebalance(meta.tables(), blockClient, sources, targets,
             m -> NodeConfig.dataAddress(m.address())),
         "1".equals(System.getenv("SHAREFS_TEST_HOOKS")) ? this::testHook : null);
+    // Served from here on: on the node port to other nodes (joining, status), on the admin port to admins.
+    nodeServer.add(new NodeServer.Guarded(admin, PeerAuth.allow(Role.NODE)));
+    adminServer.add(new NodeServer.Guarded(admin, PeerAuth.allow(Role.NODE, Role.ADMIN)));
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir()).withNodeId(config.nodeId());
     vfs.recoverOrphans();
     vfs.releaseNodeLocks();
@@ -209,64 +209,6 @@ public final class SharefsNode implements AutoCloseable {
   static String version() {
     String v = SharefsNode.class.getPackage().getImplementationVersion();
     return v == null ? "dev" : v;
-  }
-
-  /** The admin service is registered before the metadata peer exists; calls before then are refused. */
-  private static final class DeferredAdmin extends io.sharefs.proto.AdminServiceGrpc.AdminServiceImplBase {
-    volatile AdminServiceImpl delegate;
-
-    private AdminServiceImpl d() {
-      if (delegate == null) {
-        throw io.grpc.Status.UNAVAILABLE.withDescription("node is starting").asRuntimeException();
-      }
-      return delegate;
-    }
-
-    @Override
-    public void status(io.sharefs.proto.StatusRequestProto r, io.grpc.stub.StreamObserver<io.sharefs.proto.StatusReplyProto> o) {
-      d().status(r, o);
-    }
-
-    @Override
-    public void clusterStatus(io.sharefs.proto.StatusRequestProto r,
-        io.grpc.stub.StreamObserver<io.sharefs.proto.ClusterStatusReplyProto> o) {
-      d().clusterStatus(r, o);
-    }
-
-    @Override
-    public void fsck(io.sharefs.proto.FsckRequestProto r, io.grpc.stub.StreamObserver<io.sharefs.proto.FsckEventProto> o) {
-      d().fsck(r, o);
-    }
-
-    @Override
-    public void rebalance(io.sharefs.proto.RebalanceRequestProto r,
-        io.grpc.stub.StreamObserver<io.sharefs.proto.RebalanceEventProto> o) {
-      d().rebalance(r, o);
-    }
-
-    @Override
-    public void testHook(io.sharefs.proto.TestHookRequestProto r,
-        io.grpc.stub.StreamObserver<io.sharefs.proto.TestHookReplyProto> o) {
-      d().testHook(r, o);
-    }
-
-    @Override
-    public void members(io.sharefs.proto.MembersRequestProto r,
-        io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
-      d().members(r, o);
-    }
-
-    @Override
-    public void addMember(io.sharefs.proto.AddMemberRequestProto r,
-        io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
-      d().addMember(r, o);
-    }
-
-    @Override
-    public void removeMember(io.sharefs.proto.RemoveMemberRequestProto r,
-        io.grpc.stub.StreamObserver<io.sharefs.proto.MembersReplyProto> o) {
-      d().removeMember(r, o);
-    }
   }
 
   /** Fault injection for tests: damage this node's stores the way a disk or a bug would. */
@@ -322,21 +264,12 @@ public final class SharefsNode implements AutoCloseable {
     Path tls = dataDir.resolve("tls");
     Path node = tls.resolve("node");
     if (!Files.exists(node.resolve(TlsIdentity.CERT))) {
-      CertificateAuthority ca = Files.exists(tls.resolve("ca").resolve(TlsIdentity.CA_CERT))
-          ? CertificateAuthority.open(tls.resolve("ca"))
-          : CertificateAuthority.create(tls.resolve("ca"), config.nodeId(), java.time.Duration.ofDays(3650));
+      CertificateAuthority ca = CertificateAuthority.openOrCreate(tls.resolve("ca"), config.nodeId(),
+          java.time.Duration.ofDays(3650));
       String host = config.listen().substring(0, config.listen().lastIndexOf(':'));
       ca.issue(config.nodeId(), Role.NODE, List.of(host), java.time.Duration.ofDays(3650), node);
     }
     return TlsIdentity.load(node);
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable t = e;
-    while (t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t.getMessage() == null ? t.toString() : t.getMessage();
   }
 
   List<String> mountOptions() {

@@ -38,11 +38,6 @@ import org.junit.jupiter.api.io.TempDir;
 class SecurityTest {
   @TempDir Path tmp;
 
-  private static String admin(String raft) {
-    int colon = raft.lastIndexOf(':');
-    return raft.substring(0, colon) + ":" + (Integer.parseInt(raft.substring(colon + 1)) + 3);
-  }
-
   @Test
   void callersWithoutAValidCertificateAreRefused() throws Exception {
     try (SharefsCluster c = SharefsCluster.start(tmp.resolve("c"), 1)) {
@@ -60,7 +55,7 @@ class SecurityTest {
       assertTrue(c.node(0).logText().contains("refused a TLS"), c.node(0).logText());
 
       // TLS trusting the cluster CA but no client certificate: UNAUTHENTICATED, logged.
-      ManagedChannel anon = NettyChannelBuilder.forTarget(admin(raft), TlsChannelCredentials.newBuilder()
+      ManagedChannel anon = NettyChannelBuilder.forTarget(NodeConfig.adminAddress(raft), TlsChannelCredentials.newBuilder()
           .trustManager(c.adminTlsDir().resolve("ca.crt").toFile()).build()).build();
       try {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> AdminServiceGrpc

@@ -23,10 +23,12 @@ public final class SharefsCluster implements AutoCloseable {
   private final List<NodeProcess> nodes = new ArrayList<>();
   private final List<String> extraArgs;
   private final CertificateAuthority ca;
+  private final Map<String, String> env;
 
-  private SharefsCluster(Path root, int n, List<String> extraArgs) throws Exception {
+  private SharefsCluster(Path root, int n, List<String> extraArgs, Map<String, String> env) throws Exception {
     this.root = root;
     this.extraArgs = extraArgs;
+    this.env = env;
     this.ca = CertificateAuthority.create(root.resolve("tls/ca"), "it-tests", Duration.ofDays(365));
     ca.issue("admin", Role.ADMIN, List.of(), Duration.ofDays(90), adminTlsDir());
     for (int i = 1; i <= n; i++) {
@@ -69,7 +71,12 @@ public final class SharefsCluster implements AutoCloseable {
   }
 
   public static SharefsCluster start(Path root, int n, String... extraArgs) throws Exception {
-    SharefsCluster c = new SharefsCluster(root, n, List.of(extraArgs));
+    return start(root, n, Map.of(), extraArgs);
+  }
+
+  private static SharefsCluster start(Path root, int n, Map<String, String> env, String... extraArgs)
+      throws Exception {
+    SharefsCluster c = new SharefsCluster(root, n, List.of(extraArgs), env);
     try {
       for (int i = 0; i < n; i++) {
         c.nodes.add(c.newNode(i));
@@ -105,16 +112,9 @@ public final class SharefsCluster implements AutoCloseable {
     return p;
   }
 
-  private static final Map<String, String> env = new java.util.concurrent.ConcurrentHashMap<>();
-
   /** Starts a cluster whose nodes run with test fault injection enabled (SHAREFS_TEST_HOOKS=1). */
   public static SharefsCluster startWithTestHooks(Path root, int n, String... extraArgs) throws Exception {
-    env.put("SHAREFS_TEST_HOOKS", "1");
-    try {
-      return start(root, n, extraArgs);
-    } finally {
-      env.clear();
-    }
+    return start(root, n, Map.of("SHAREFS_TEST_HOOKS", "1"), extraArgs);
   }
 
   /** Node i's own certificate directory (for tests that talk to the node-to-node port). */
@@ -124,9 +124,7 @@ public final class SharefsCluster implements AutoCloseable {
 
   /** An admin client (with the admin certificate) for node i's admin port. */
   public io.sharefs.node.admin.AdminClient adminClient(int i) throws Exception {
-    String a = address(i);
-    int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1)) + 3;
-    return new io.sharefs.node.admin.AdminClient("127.0.0.1:" + port,
+    return new io.sharefs.node.admin.AdminClient(io.sharefs.node.NodeConfig.adminAddress(address(i)),
         io.sharefs.tls.TlsIdentity.load(adminTlsDir()));
   }
 

@@ -1,5 +1,6 @@
 package io.sharefs.tls;
 
+import io.sharefs.block.grpc.NodeServer;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -34,7 +35,7 @@ public final class HandshakeLog {
         public void publish(LogRecord r) {
           String msg = r.getMessage();
           if (msg != null && msg.startsWith("TLS negotiation failed")) {
-            LOG.warn("refused a TLS connection: handshake failed ({})", rootMessage(r.getThrown()));
+            LOG.warn("refused a TLS connection: handshake failed ({})", r.getThrown() == null ? "no detail" : NodeServer.rootMessage(r.getThrown()));
           }
         }
 
@@ -47,13 +48,4 @@ public final class HandshakeLog {
     }
   }
 
-  private static String rootMessage(Throwable t) {
-    String m = null;
-    for (; t != null; t = t.getCause()) {
-      if (t.getMessage() != null) {
-        m = t.getMessage();
-      }
-    }
-    return m == null ? "no detail" : m;
-  }
 }

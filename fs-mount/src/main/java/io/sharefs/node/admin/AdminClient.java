@@ -128,24 +128,15 @@ public final class AdminClient implements AutoCloseable {
   private IOException failure(StatusRuntimeException e) {
     String why = switch (e.getStatus().getCode()) {
       case UNAVAILABLE -> "node " + address + " is unreachable or refused the TLS handshake (is the certificate from"
-          + " this cluster's CA?): " + rootMessage(e);
+          + " this cluster's CA?): " + io.sharefs.block.grpc.NodeServer.rootMessage(e);
       case UNAUTHENTICATED -> "node " + address + " refused us: " + e.getStatus().getDescription();
       case PERMISSION_DENIED -> "node " + address + " does not let this certificate do that: "
           + e.getStatus().getDescription();
       case DEADLINE_EXCEEDED -> "node " + address + " did not answer in time";
+      case UNIMPLEMENTED -> "node " + address + " is still starting (or runs a version without this call)";
       default -> "node " + address + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription();
     };
     return new IOException(why, e);
-  }
-
-  private static String rootMessage(Throwable e) {
-    String msg = e.getMessage();
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t.getMessage() != null) {
-        msg = t.getMessage();
-      }
-    }
-    return msg;
   }
 
   @Override

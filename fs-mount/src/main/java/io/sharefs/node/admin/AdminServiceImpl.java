@@ -75,15 +75,12 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
     long grace = req.getGraceMs() > 0 ? Math.max(req.getGraceMs(), MIN_GRACE_MS) : DEFAULT_GRACE_MS;
     LOG.info("fsck started ({}; grace {} s)", req.getRepair() ? "repair" : "check only", grace / 1000);
     try {
-      long[] lastProgress = {0};
+      Gate gate = new Gate();
       Fsck.Summary s = fsck.get().run(req.getRepair(), grace, new Fsck.Listener() {
         @Override
         public void progress(String phase, long done, long total) {
-          long now = System.nanoTime();
-          if (done == total || now - lastProgress[0] > 200_000_000L) {
-            lastProgress[0] = now;
-            send(out, FsckEventProto.newBuilder().setProgress(FsckProgressProto.newBuilder().setPhase(phase)
-                .setDone(done).setTotal(total)).build());
+          if (gate.due(done, total)) {
+            send(out, FsckEventProto.newBuilder().setProgress(progressProto(phase, done, total)).build());
           }
         }
 
@@ -110,8 +107,27 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   public static final long MIN_GRACE_MS = 60_000;
   public static final long DEFAULT_GRACE_MS = 3_600_000;
 
-  private static synchronized void send(StreamObserver<FsckEventProto> out, FsckEventProto e) {
+  /** Stream events may come from several threads; a StreamObserver takes one at a time. */
+  private static synchronized <T> void send(StreamObserver<T> out, T e) {
     out.onNext(e);
+  }
+
+  /** Lets a progress event through at most every 200 ms, and always the last one of a phase. */
+  private static final class Gate {
+    private long last;
+
+    boolean due(long done, long total) {
+      long now = System.nanoTime();
+      if (done == total || now - last > 200_000_000L) {
+        last = now;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  private static FsckProgressProto progressProto(String phase, long done, long total) {
+    return FsckProgressProto.newBuilder().setPhase(phase).setDone(done).setTotal(total).build();
   }
 
   /** Optionally sets the replication factor, then moves blocks to their places, streaming plan and progress. */
@@ -140,24 +156,21 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         out.onError(Status.NOT_FOUND.withDescription("no member " + req.getLeaving()).asRuntimeException());
         return;
       }
-      long[] last = {0};
+      Gate gate = new Gate();
       Rebalance.Result r = rebalancer.apply(members, targets).run(replication, req.getDryRun(),
           req.getLeaving().isEmpty(),
           req.getRateBytesPerSec(), call::isCancelled, new Rebalance.Listener() {
             @Override
             public void plan(io.sharefs.block.placement.RebalancePlan p, int copies) {
-              sendR(out, RebalanceEventProto.newBuilder().setPlan(RebalancePlanProto.newBuilder()
+              send(out, RebalanceEventProto.newBuilder().setPlan(RebalancePlanProto.newBuilder()
                   .setCopies(p.copies().size()).setCopyBytes(p.copyBytes()).setDrops(p.drops().size())
                   .setReplication(copies).setUnplaceable(p.unplaceable())).build());
             }
 
             @Override
             public void progress(String phase, long done, long total) {
-              long now = System.nanoTime();
-              if (done == total || now - last[0] > 200_000_000L) {
-                last[0] = now;
-                sendR(out, RebalanceEventProto.newBuilder().setProgress(FsckProgressProto.newBuilder()
-                    .setPhase(phase).setDone(done).setTotal(total)).build());
+              if (gate.due(done, total)) {
+                send(out, RebalanceEventProto.newBuilder().setProgress(progressProto(phase, done, total)).build());
               }
             }
           });
@@ -166,17 +179,13 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         return;
       }
       LOG.info("rebalance done: {} copied, {} dropped, {} failed", r.copied(), r.dropped(), r.failed());
-      sendR(out, RebalanceEventProto.newBuilder().setSummary(RebalanceSummaryProto.newBuilder().setCopied(r.copied())
+      send(out, RebalanceEventProto.newBuilder().setSummary(RebalanceSummaryProto.newBuilder().setCopied(r.copied())
           .setCopiedBytes(r.copiedBytes()).setDropped(r.dropped()).setFailed(r.failed())).build());
       out.onCompleted();
     } catch (RuntimeException e) {
       LOG.error("rebalance failed", e);
       out.onError(Status.UNAVAILABLE.withDescription("rebalance failed: " + e.getMessage()).asRuntimeException());
     }
-  }
-
-  private static synchronized void sendR(StreamObserver<RebalanceEventProto> out, RebalanceEventProto e) {
-    out.onNext(e);
   }
 
   @Override

@@ -14,6 +14,7 @@ import io.sharefs.meta.op.RenameOp;
 import io.sharefs.meta.op.RepairOp;
 import io.sharefs.meta.ratis.RaftMetaStore.Member;
 import io.sharefs.meta.table.MetaTables;
+import io.sharefs.proto.BlockInfoProto;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -99,23 +100,22 @@ public final class Fsck {
     List<String> unreachable = new ArrayList<>();
     int[] scanned = {0};
     out.progress("blocks", 0, members.size());
-    List<CompletableFuture<Map<ByteBuffer, Object[]>>> scans = new ArrayList<>();
+    List<CompletableFuture<List<BlockInfoProto>>> scans = new ArrayList<>();
     for (Member mb : members) {
       scans.add(CompletableFuture.supplyAsync(() -> {
-        Map<ByteBuffer, Object[]> inv = new HashMap<>();
-        blocks.scan(dataAddress.apply(mb), true, b -> inv.put(ByteBuffer.wrap(b.getHash().toByteArray()),
-            new Object[] {b.getCorrupt(), b.getTouchedMs()}));
+        List<BlockInfoProto> inv = new ArrayList<>();
+        blocks.scan(dataAddress.apply(mb), true, inv::add);
         return inv;
       }));
     }
     for (int i = 0; i < members.size(); i++) {
       Member mb = members.get(i);
       try {
-        scans.get(i).join().forEach((h, v) -> {
-          Copies c = copies.computeIfAbsent(h, k -> new Copies());
-          (((Boolean) v[0]) ? c.corrupt : c.good).add(mb);
-          c.touched.put(mb, (Long) v[1]);
-        });
+        for (BlockInfoProto b : scans.get(i).join()) {
+          Copies c = copies.computeIfAbsent(ByteBuffer.wrap(b.getHash().toByteArray()), k -> new Copies());
+          (b.getCorrupt() ? c.corrupt : c.good).add(mb);
+          c.touched.put(mb, b.getTouchedMs());
+        }
         scanned[0]++;
       } catch (RuntimeException e) {
         unreachable.add(mb.id());

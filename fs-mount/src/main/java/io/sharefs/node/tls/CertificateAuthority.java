@@ -90,6 +90,11 @@ public final class CertificateAuthority {
     }
   }
 
+  /** Opens the CA in {@code dir}, creating it first if there is none (demo, lone node). */
+  public static CertificateAuthority openOrCreate(Path dir, String clusterName, Duration validity) throws IOException {
+    return Files.exists(dir.resolve(TlsIdentity.CA_CERT)) ? open(dir) : create(dir, clusterName, validity);
+  }
+
   /** Opens the CA in {@code dir}. */
   public static CertificateAuthority open(Path dir) throws IOException {
     X509Certificate cert = TlsIdentity.readCert(dir.resolve(TlsIdentity.CA_CERT));

@@ -91,16 +91,6 @@ public final class RocksBlockStore implements BlockStore {
     }
   }
 
-  /** When the block was last stored (epoch ms), or 0 if unknown. */
-  public long touchedAt(byte[] hash) {
-    try {
-      byte[] v = db.get(touchedCf, readOptions, hash);
-      return v == null ? 0 : ByteBuffer.wrap(v).getLong();
-    } catch (RocksDBException e) {
-      throw failure("read", e);
-    }
-  }
-
   /** One stored block as fsck sees it. */
   public record BlockInfo(byte[] hash, int size, long touchedMs, boolean corrupt) {}
 
@@ -109,12 +99,20 @@ public final class RocksBlockStore implements BlockStore {
    * reads each block and reports whether its bytes still match its hash.
    */
   public void scan(boolean verify, java.util.function.Predicate<BlockInfo> visitor) {
-    try (RocksIterator it = db.newIterator(blocksCf, readOptions)) {
+    // Both families are in hash order: walk the touch times alongside instead of a lookup per block.
+    try (RocksIterator it = db.newIterator(blocksCf, readOptions);
+        RocksIterator times = db.newIterator(touchedCf, readOptions)) {
+      times.seekToFirst();
       for (it.seekToFirst(); it.isValid(); it.next()) {
         byte[] hash = it.key();
+        while (times.isValid() && Arrays.compareUnsigned(times.key(), hash) < 0) {
+          times.next();
+        }
+        long touched = times.isValid() && Arrays.equals(times.key(), hash)
+            ? ByteBuffer.wrap(times.value()).getLong() : 0;
         byte[] v = it.value();
         boolean corrupt = verify && !MessageDigest.isEqual(hash, BlockHash.of(v));
-        if (!visitor.test(new BlockInfo(hash, v.length, touchedAt(hash), corrupt))) {
+        if (!visitor.test(new BlockInfo(hash, v.length, touched, corrupt))) {
           return;
         }
       }
