@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sharefs.it.NodeProcess.Result;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -97,6 +98,35 @@ class MountCliTest {
     Result typo = sharefs("mount", "--config", cfg.toString(), mp.toString());
     assertEquals(2, typo.code(), typo.out());
     assertTrue(typo.out().contains("unknown key 'listen-address' in config file"), typo.out());
+  }
+
+  /** The documented set-up of a cluster's certificates, through the CLI, ending in a node that serves an admin. */
+  @Test
+  void caCommandsIssueCertificatesANodeAndAnAdminUse() throws Exception {
+    Path ca = tmp.resolve("ca");
+    assertEquals(0, sharefs("ca", "init", "--dir", ca.toString()).ok().code());
+    Result again = sharefs("ca", "init", "--dir", ca.toString());
+    assertEquals(1, again.code(), again.out());
+    assertTrue(again.out().contains("a CA already exists in " + ca), again.out());
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.resolve("ca.key"))));
+    assertEquals(0, sharefs("ca", "issue", "--ca", ca.toString(), "--name", "n1", "--host", "127.0.0.1",
+        "--out", tmp.resolve("n1").toString()).ok().code());
+    assertEquals(0, sharefs("ca", "issue", "--ca", ca.toString(), "--name", "ops", "--admin",
+        "--out", tmp.resolve("ops").toString()).ok().code());
+    Result badName = sharefs("ca", "issue", "--ca", ca.toString(), "--name", "a b", "--out", tmp.resolve("x").toString());
+    assertEquals(1, badName.code(), badName.out());
+
+    String listen = "127.0.0.1:" + SharefsCluster.freeEvenPortPair();
+    Result adminAsNode = sharefs("mount", "--data-dir", tmp.resolve("d-admin").toString(), "--listen", listen,
+        "--tls-dir", tmp.resolve("ops").toString(), Files.createDirectories(tmp.resolve("m-admin")).toString());
+    assertEquals(1, adminAsNode.code(), adminAsNode.out());
+    assertTrue(adminAsNode.out().contains("holds an admin certificate"), adminAsNode.out());
+    try (NodeProcess node = new NodeProcess(tmp.resolve("d1"), tmp.resolve("m1"), listen,
+        List.of("--tls-dir", tmp.resolve("n1").toString())).start()) {
+      Result status = sharefs("status", "--node", listen, "--tls-dir", tmp.resolve("ops").toString());
+      assertEquals(0, status.code(), status.out());
+      assertTrue(status.out().contains("n1 "), status.out());
+    }
   }
 
   @Test
