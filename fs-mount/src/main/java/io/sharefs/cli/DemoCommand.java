@@ -42,6 +42,9 @@ final class DemoCommand implements Callable<Integer> {
       description = "Node i listens on BASE+10*i (Raft), +1 (blocks), +2 (metrics), +3 (admin) (default: ${DEFAULT-VALUE}).")
   int basePort;
 
+  @Option(names = "--write-behind", description = "Mount every node with --write-behind (see `sharefs mount --help`).")
+  boolean writeBehind;
+
   private final List<Process> children = new ArrayList<>();
   private final List<Path> mounts = new ArrayList<>();
 
@@ -84,7 +87,11 @@ final class DemoCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>(selfCommand());
         cmd.addAll(List.of("mount", "--data-dir", root.resolve(".data/node-" + i).toString(), "--node-id", "n" + i,
             "--listen", "127.0.0.1:" + (basePort + 10 * i), "--peers", peers.toString(),
-            "--tls-dir", tls.resolve("node-" + i).toString(), mp.toString()));
+            "--tls-dir", tls.resolve("node-" + i).toString()));
+        if (writeBehind) {
+          cmd.add("--write-behind");
+        }
+        cmd.add(mp.toString());
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         children.add(p);
         CountDownLatch up = new CountDownLatch(1);

@@ -140,6 +140,12 @@ final class MountCommand implements Callable<Integer> {
           + "none: serve the local replica, which trails by the replication delay (default: ${DEFAULT-VALUE}).")
   String openBarrier;
 
+  @Option(names = "--write-behind",
+      description = "create, close, chmod/chown/utime return before their metadata commits; commits go out in order, "
+          + "grouped; fsync waits for everything before it and reports a failed commit. Other nodes see a closed "
+          + "file once its commit lands (ms), not when close returns. Default: off (each waits for its commit).")
+  boolean writeBehind;
+
   @Option(names = "--nonempty", description = "Mount even if MOUNTPOINT has entries (they are hidden while mounted).")
   boolean nonEmpty;
 
@@ -170,7 +176,8 @@ final class MountCommand implements Callable<Integer> {
         peerMap, attrTimeout != null ? attrTimeout : defaultAttr,
         entryTimeout != null ? entryTimeout : defaultEntry, kernelCache, nonEmpty,
         new VfsConfig(inlineThreshold, 16, "leader".equals(openBarrier),
-            cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0), snapshotEvery, (long) (writeTimeout * 1000),
+            cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0, writeBehind),
+        snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
         tlsDir == null ? null : tlsDir.toAbsolutePath(), segmentBytes, join, maxVoters,

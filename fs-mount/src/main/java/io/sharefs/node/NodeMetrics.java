@@ -91,6 +91,17 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .callback(cb -> cb.call(meta.logBytes())).register(registry);
     GaugeWithCallback.builder().name("sharefs_raft_members").help("members of the metadata group")
         .callback(cb -> cb.call(meta.status().members().size())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_meta_pending_ops")
+        .help("metadata ops of this node queued or in flight (the write-behind backlog)")
+        .callback(cb -> cb.call(vfs.metaPending())).register(registry);
+    CounterWithCallback.builder().name("sharefs_meta_entries_total").help("log entries this node proposed")
+        .callback(cb -> cb.call(vfs.metaEntries())).register(registry);
+    CounterWithCallback.builder().name("sharefs_meta_ops_total")
+        .help("metadata ops this node proposed (ops / entries = mean group-commit size)")
+        .callback(cb -> cb.call(vfs.metaOps())).register(registry);
+    CounterWithCallback.builder().name("sharefs_write_behind_failures_total")
+        .help("write-behind ops that failed after their caller had gone on (reported by the next fsync/close)")
+        .callback(cb -> cb.call(vfs.writeBehindFailures())).register(registry);
     GaugeWithCallback.builder().name("sharefs_meta_inodes").help("inodes in the local replica (estimate)")
         .callback(cb -> cb.call(meta.inodeCount())).register(registry);
     GaugeWithCallback.builder().name("sharefs_blocks").help("blocks in the local block store (estimate)")

@@ -8,6 +8,7 @@ import io.sharefs.meta.FileMode;
 import io.sharefs.meta.FsException;
 import io.sharefs.meta.Inode;
 import io.sharefs.meta.MetaResult;
+import io.sharefs.meta.MetaPipeline;
 import io.sharefs.meta.MetaStore;
 import io.sharefs.meta.RecordLocks;
 import io.sharefs.meta.op.CommitWriteOp;
@@ -20,6 +21,7 @@ import io.sharefs.meta.op.ReleaseNodeLocksOp;
 import io.sharefs.meta.op.MetaOp;
 import io.sharefs.meta.op.RemoveXattrOp;
 import io.sharefs.meta.op.RenameOp;
+import io.sharefs.meta.op.ReserveInosOp;
 import io.sharefs.meta.op.SetAttrOp;
 import io.sharefs.meta.op.SetXattrOp;
 import io.sharefs.meta.op.UnlinkOp;
@@ -65,6 +67,14 @@ public final class Vfs implements AutoCloseable {
   private final Map<Long, OpenFile> openFiles = new ConcurrentHashMap<>();
   private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
   private final AtomicLong nextHandle = new AtomicLong(1);
+  private final MetaPipeline pipeline;
+  private final PendingView pending = new PendingView();
+  /** Inodes a write-behind op failed on since the last fsync/close reported it. */
+  private final java.util.Set<Long> failedInos = ConcurrentHashMap.newKeySet();
+  private final AtomicLong writeBehindFailures = new AtomicLong();
+  private long nextIno;
+  private long endIno;
+  static final int INO_RESERVATION = 4096;
 
   /** An open file descriptor as FUSE sees it; lockOwners: flock owners used through it. */
   private record Handle(long ino, int flags, OpenFile file, java.util.Set<Long> lockOwners) {
@@ -91,6 +101,7 @@ public final class Vfs implements AutoCloseable {
     this.config = config;
     this.dataDir = dataDir;
     this.clock = clockNs;
+    this.pipeline = new MetaPipeline(meta);
   }
 
   public Vfs(MetaStore meta, BlockStore blocks, VfsConfig config, Path dataDir) {
@@ -129,7 +140,7 @@ public final class Vfs implements AutoCloseable {
     if (h == null) {
       return getattr(path);
     }
-    Inode i = meta.getInode(h.ino());
+    Inode i = inode(h.ino());
     if (i == null) {
       throw new FsException(Errno.ENOENT);
     }
@@ -152,6 +163,9 @@ public final class Vfs implements AutoCloseable {
     }
     out.accept(new DirEntry(".", dir.ino(), FileMode.S_IFDIR));
     out.accept(new DirEntry("..", dir.parent() == 0 ? dir.ino() : dir.parent(), FileMode.S_IFDIR));
+    if (!pending.isEmpty()) {
+      pipeline.drain(); // entries this node created are listed once they are in the replica
+    }
     meta.readdir(dir.ino(), null, d -> {
       out.accept(new DirEntry(new String(d.name(), StandardCharsets.UTF_8), d.ino(), d.type()));
       return true;
@@ -183,13 +197,12 @@ public final class Vfs implements AutoCloseable {
       mode |= FileMode.S_IFREG;
     }
     Parent p = parentOf(path);
-    return submit(new CreateOp(p.dir.ino(), p.name, mode, rdev, null), ctx).orThrow();
+    return createEntry(ctx, p, mode, rdev, null);
   }
 
   public Inode mkdir(Ctx ctx, String path, int mode) {
     Parent p = parentOf(path);
-    return submit(new CreateOp(p.dir.ino(), p.name, FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), 0, null), ctx)
-        .orThrow();
+    return createEntry(ctx, p, FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), 0, null);
   }
 
   public Inode symlink(Ctx ctx, String target, String path) {
@@ -198,7 +211,88 @@ public final class Vfs implements AutoCloseable {
       throw new FsException(Errno.ENAMETOOLONG);
     }
     Parent p = parentOf(path);
-    return submit(new CreateOp(p.dir.ino(), p.name, FileMode.S_IFLNK | 0777, 0, t), ctx).orThrow();
+    return createEntry(ctx, p, FileMode.S_IFLNK | 0777, 0, t);
+  }
+
+  /**
+   * Creates an entry. With write-behind the node names the inode itself (from a reserved range),
+   * answers with the inode the op will create, and commits it in the background; a conflicting
+   * create elsewhere that wins the race is reported by the next fsync or close of the file.
+   */
+  private Inode createEntry(Ctx ctx, Parent p, int mode, long rdev, byte[] target) {
+    if (!config.writeBehind()) {
+      return submit(new CreateOp(p.dir.ino(), p.name, mode, rdev, target), ctx).orThrow();
+    }
+    int bad = MetaOp.checkName(p.name);
+    if (bad != 0) {
+      throw new FsException(bad);
+    }
+    CreateOp op;
+    Inode created;
+    Inode parentAfter;
+    Dentry d;
+    synchronized (pending) {
+      Inode dir = inode(p.dir.ino());
+      if (dir == null || dir.nlink() == 0) {
+        throw new FsException(Errno.ENOENT);
+      }
+      if (entry(dir.ino(), p.name) != null) {
+        throw new FsException(Errno.EEXIST);
+      }
+      long ino = reserveIno();
+      op = new CreateOp(dir.ino(), p.name, mode, rdev, target, ino);
+      op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
+      created = op.newInode(dir, ino);
+      parentAfter = op.touchedParent(dir);
+      d = new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT);
+      pending.put(created);
+      pending.put(parentAfter);
+      pending.put(d);
+    }
+    behind(op, null, created.ino(), () -> {
+      pending.settle(d);
+      pending.settle(created);
+      pending.settle(parentAfter);
+    });
+    return created;
+  }
+
+  /** The next inode number of this node's reserved range; reserves another range when it runs out. */
+  private long reserveIno() {
+    if (nextIno == endIno) {
+      MetaResult r = submit(new ReserveInosOp(INO_RESERVATION), Ctx.ROOT);
+      if (r.errno() != 0) {
+        throw new FsException(r.errno());
+      }
+      nextIno = r.value();
+      endIno = nextIno + INO_RESERVATION;
+    }
+    return nextIno++;
+  }
+
+  /**
+   * Hands a settled op to the pipeline without waiting for it. {@code settle} takes its predictions
+   * back once it is applied or failed; a failure is logged, counted and reported by the next fsync or
+   * close of the inode.
+   */
+  private void behind(MetaOp op, MetaPipeline.Before before, long ino, Runnable settle) {
+    pipeline.submitAsync(op, before).whenComplete((r, e) -> {
+      settle.run();
+      int errno = e != null ? (e instanceof FsException fe ? fe.errno() : Errno.EIO) : r.errno();
+      if (errno != 0) {
+        writeBehindFailures.incrementAndGet();
+        failedInos.add(ino);
+        LOG.error("write-behind {} of inode {} failed after close/create had returned: errno {}{}", op.name(), ino,
+            errno, e != null ? " (" + e.getMessage() + ")" : "");
+      }
+    });
+  }
+
+  /** EIO if a write-behind op on the inode failed since this was last asked (fsync and close report it). */
+  private void reportFailure(long ino) {
+    if (failedInos.remove(ino)) {
+      throw new FsException(Errno.EIO, "an earlier write-behind commit of inode " + ino + " failed");
+    }
   }
 
   public Inode link(Ctx ctx, String from, String to) {
@@ -218,7 +312,7 @@ public final class Vfs implements AutoCloseable {
   private void remove(Ctx ctx, String path, boolean dir) {
     Parent p = parentOf(path);
     synchronized (openFiles) {
-      Dentry d = meta.lookup(p.dir.ino(), p.name);
+      Dentry d = entry(p.dir.ino(), p.name);
       boolean open = d != null && openFiles.containsKey(d.ino());
       MetaResult r = submit(new UnlinkOp(p.dir.ino(), p.name, dir, open), ctx);
       r.orThrow();
@@ -229,7 +323,7 @@ public final class Vfs implements AutoCloseable {
     Parent src = parentOf(from);
     Parent dst = parentOf(to);
     synchronized (openFiles) {
-      Dentry target = meta.lookup(dst.dir.ino(), dst.name);
+      Dentry target = entry(dst.dir.ino(), dst.name);
       boolean open = target != null && openFiles.containsKey(target.ino());
       submit(new RenameOp(src.dir.ino(), src.name, dst.dir.ino(), dst.name, flags, open), ctx).orThrow();
     }
@@ -240,7 +334,7 @@ public final class Vfs implements AutoCloseable {
   public Inode chmod(Ctx ctx, String path, int mode) {
     Inode i = resolve(path);
     Inode deferred = deferAttrs(i, SetAttrOp.MODE, mode, 0, 0, 0, 0);
-    return deferred != null ? deferred : submit(SetAttrOp.chmod(i.ino(), mode), ctx).orThrow();
+    return deferred != null ? deferred : setAttr(ctx, SetAttrOp.chmod(i.ino(), mode));
   }
 
   /**
@@ -267,10 +361,10 @@ public final class Vfs implements AutoCloseable {
     int u = uid == 0xFFFFFFFFL || uid < 0 ? -1 : (int) uid;
     int g = gid == 0xFFFFFFFFL || gid < 0 ? -1 : (int) gid;
     if (u < 0 && g < 0) {
-      return submit(SetAttrOp.times(i.ino(), false, 0, false, 0), ctx).orThrow(); // ctime only
+      return setAttr(ctx, SetAttrOp.times(i.ino(), false, 0, false, 0)); // ctime only
     }
     Inode deferred = deferAttrs(i, (u >= 0 ? SetAttrOp.UID : 0) | (g >= 0 ? SetAttrOp.GID : 0), 0, u, g, 0, 0);
-    return deferred != null ? deferred : submit(SetAttrOp.chown(i.ino(), u, g), ctx).orThrow();
+    return deferred != null ? deferred : setAttr(ctx, SetAttrOp.chown(i.ino(), u, g));
   }
 
   public Inode truncate(Ctx ctx, String path, long size) {
@@ -279,7 +373,7 @@ public final class Vfs implements AutoCloseable {
 
   public Inode ftruncate(Ctx ctx, String path, long fh, long size) {
     Handle h = handles.get(fh);
-    return truncateInode(ctx, h != null ? meta.getInode(h.ino()) : resolve(path), size);
+    return truncateInode(ctx, h != null ? inode(h.ino()) : resolve(path), size);
   }
 
   private Inode truncateInode(Ctx ctx, Inode i, long size) {
@@ -298,7 +392,7 @@ public final class Vfs implements AutoCloseable {
     }
     synchronized (f) {
       f.truncate(size, clock.getAsLong());
-      return commit(ctx, f);
+      return commit(ctx, f, false);
     }
   }
 
@@ -311,7 +405,26 @@ public final class Vfs implements AutoCloseable {
     long a = atimeNsec == UTIME_NOW ? now : atimeSec * 1_000_000_000L + atimeNsec;
     long m = mtimeNsec == UTIME_NOW ? now : mtimeSec * 1_000_000_000L + mtimeNsec;
     Inode deferred = deferAttrs(i, (setA ? SetAttrOp.ATIME : 0) | (setM ? SetAttrOp.MTIME : 0), 0, 0, 0, a, m);
-    return deferred != null ? deferred : submit(SetAttrOp.times(i.ino(), setA, a, setM, m), ctx).orThrow();
+    return deferred != null ? deferred : setAttr(ctx, SetAttrOp.times(i.ino(), setA, a, setM, m));
+  }
+
+  /** Mode, owner and time changes: written behind when configured (they cannot fail on an existing inode). */
+  private Inode setAttr(Ctx ctx, SetAttrOp op) {
+    if (!config.writeBehind() || !op.attributesOnly()) {
+      return submit(op, ctx).orThrow();
+    }
+    op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
+    Inode predicted;
+    synchronized (pending) {
+      Inode cur = inode(op.ino());
+      if (cur == null) {
+        throw new FsException(Errno.ENOENT);
+      }
+      predicted = op.applyTo(cur);
+      pending.put(predicted);
+    }
+    behind(op, null, op.ino(), () -> pending.settle(predicted));
+    return predicted;
   }
 
   // ---------------------------------------------------------------- xattrs
@@ -369,8 +482,7 @@ public final class Vfs implements AutoCloseable {
   /** Creates and opens a regular file; returns the handle. */
   public long create(Ctx ctx, String path, int mode, int flags) {
     Parent p = parentOf(path);
-    Inode created = submit(new CreateOp(p.dir.ino(), p.name, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), 0,
-        null), ctx).orThrow();
+    Inode created = createEntry(ctx, p, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), 0, null);
     return openInode(created, flags);
   }
 
@@ -416,7 +528,7 @@ public final class Vfs implements AutoCloseable {
       return false;
     }
     Handle h = handles.get(fh);
-    Inode i = h == null ? null : meta.getInode(h.ino());
+    Inode i = h == null ? null : inode(h.ino());
     return i != null && Math.max(i.mtimeNs(), i.ctimeNs()) > clock.getAsLong() - config.freshWindowNs();
   }
 
@@ -451,18 +563,22 @@ public final class Vfs implements AutoCloseable {
     Handle h = handle(fh);
     synchronized (h.file) {
       if (h.file.modified()) {
-        commit(ctx, h.file);
+        commit(ctx, h.file, false);
       }
     }
+    reportFailure(h.ino());
   }
 
+  /** Durable once it returns: this file's content and every metadata change this node made before. */
   public void fsync(Ctx ctx, long fh) {
     Handle h = handle(fh);
     synchronized (h.file) {
       if (h.file.modified()) {
-        commit(ctx, h.file);
+        commit(ctx, h.file, true);
       }
     }
+    pipeline.drain();
+    reportFailure(h.ino());
     try {
       blocks.sync();
     } catch (BlockStoreException e) {
@@ -484,7 +600,7 @@ public final class Vfs implements AutoCloseable {
       synchronized (h.file) {
         try {
           if (h.file.modified() && h.file.refs == 1) {
-            commit(ctx, h.file);
+            commit(ctx, h.file, false);
           }
         } finally {
           last = --h.file.refs == 0;
@@ -494,7 +610,7 @@ public final class Vfs implements AutoCloseable {
         }
       }
       if (last) {
-        Inode i = meta.getInode(h.ino);
+        Inode i = inode(h.ino);
         if (i != null && i.nlink() == 0) {
           submit(new ForgetOp(h.ino), ctx);
         }
@@ -606,25 +722,52 @@ public final class Vfs implements AutoCloseable {
     return handles.size();
   }
 
-  private Inode commit(Ctx ctx, OpenFile f) {
+  /**
+   * Commits the open file's pending content. Written behind (unless {@code durable}) when configured:
+   * the file's new state is predicted, and the pipeline waits for its blocks to reach their places
+   * before it proposes the commit.
+   */
+  private Inode commit(Ctx ctx, OpenFile f, boolean durable) {
+    reportFailure(f.ino);
     OpenFile.Pending p;
+    List<byte[]> stored = new ArrayList<>();
     try {
       p = f.prepareCommit();
-      List<byte[]> stored = new ArrayList<>();
       for (var r : p.blocks()) {
         if (!r.isHole()) {
           stored.add(r.hash());
         }
       }
+    } catch (BlockStoreException e) {
+      throw BlockReader.storageError(e);
+    }
+    CommitWriteOp op = new CommitWriteOp(f.ino, p.size(), p.blocks(), p.inline(), p.mtimeNs(), f.pendingAttrs());
+    if (config.writeBehind() && !durable) {
+      op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
+      Inode predicted = null;
+      synchronized (pending) {
+        Inode cur = inode(f.ino);
+        if (cur != null && cur.isReg()) {
+          predicted = op.applyTo(cur);
+          pending.put(predicted);
+        }
+      }
+      if (predicted != null) {
+        Inode settled = predicted;
+        f.committed(predicted);
+        behind(op, () -> blocks.awaitReplicated(stored), f.ino, () -> pending.settle(settled));
+        return predicted;
+      }
+    }
+    try {
       blocks.awaitReplicated(stored);
     } catch (BlockStoreException e) {
       throw BlockReader.storageError(e);
     }
-    MetaResult r = submit(new CommitWriteOp(f.ino, p.size(), p.blocks(), p.inline(), p.mtimeNs(), f.pendingAttrs()),
-        ctx);
+    MetaResult r = submit(op, ctx);
     if (r.errno() == Errno.ENOENT) {
       // The inode is gone for good (not merely unlinked): nothing left to commit to.
-      f.committed(meta.getInode(f.ino) != null ? meta.getInode(f.ino) : emptyLike(f));
+      f.committed(inode(f.ino) != null ? inode(f.ino) : emptyLike(f));
       return null;
     }
     Inode committed = r.orThrow();
@@ -667,7 +810,18 @@ public final class Vfs implements AutoCloseable {
 
   private MetaResult submit(MetaOp op, Ctx ctx) {
     op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
-    return meta.submit(op);
+    return pipeline.submit(op);
+  }
+
+  /** The inode as this node will see it once its own pending ops are applied. */
+  private Inode inode(long ino) {
+    Inode p = pending.inode(ino);
+    return p != null ? p : meta.getInode(ino);
+  }
+
+  private Dentry entry(long parent, byte[] name) {
+    Dentry p = pending.dentry(parent, name);
+    return p != null ? p : meta.lookup(parent, name);
   }
 
   /** Resolves the parent directory of {@code path} and validates the last name. */
@@ -692,7 +846,7 @@ public final class Vfs implements AutoCloseable {
   /** Resolves an absolute path to its inode, component by component, on the local replica. */
   public Inode resolve(String path) {
     checkPath(path);
-    Inode cur = meta.getInode(Inode.ROOT_INO);
+    Inode cur = inode(Inode.ROOT_INO);
     int i = 1;
     int n = path.length();
     while (i < n) {
@@ -708,11 +862,11 @@ public final class Vfs implements AutoCloseable {
         if (name.length > MetaOp.NAME_MAX) {
           throw new FsException(Errno.ENAMETOOLONG);
         }
-        Dentry d = meta.lookup(cur.ino(), name);
+        Dentry d = entry(cur.ino(), name);
         if (d == null) {
           throw new FsException(Errno.ENOENT);
         }
-        cur = meta.getInode(d.ino());
+        cur = inode(d.ino());
         if (cur == null) {
           LOG.error("dangling entry {} -> inode {}", path.substring(0, j), d.ino());
           throw new FsException(Errno.EIO);
@@ -738,7 +892,7 @@ public final class Vfs implements AutoCloseable {
       try {
         synchronized (h.file) {
           if (h.file.modified()) {
-            commit(Ctx.ROOT, h.file);
+            commit(Ctx.ROOT, h.file, true);
           }
         }
       } catch (RuntimeException e) {
@@ -747,5 +901,25 @@ public final class Vfs implements AutoCloseable {
     }
     handles.clear();
     openFiles.clear();
+    pipeline.close();
+  }
+
+  /** Metadata ops queued or in flight on this node (write-behind backlog included). */
+  public long metaPending() {
+    return pipeline.pending();
+  }
+
+  /** Log entries this node proposed and the ops they carried (ops / entries = mean group size). */
+  public long metaEntries() {
+    return pipeline.entries();
+  }
+
+  public long metaOps() {
+    return pipeline.ops();
+  }
+
+  /** Write-behind ops that failed after their caller had gone on. */
+  public long writeBehindFailures() {
+    return writeBehindFailures.get();
   }
 }

@@ -12,10 +12,18 @@ package io.sharefs.vfs;
  *     which trails the leader by the replication delay
  * @param freshWindowNs a file changed less than this long ago is opened for direct I/O, so a size
  *     the kernel cached before another node changed it cannot cut reads short (0: never)
+ * @param writeBehind creates, mode/owner/time changes and close() answer at once with the result
+ *     their op will have and commit in the background, in order, grouped with other ops; fsync waits
+ *     for everything before it. Off: each of them waits for its commit.
  */
-public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile, boolean closeToOpen, long freshWindowNs) {
+public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile, boolean closeToOpen, long freshWindowNs,
+    boolean writeBehind) {
   public VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile) {
-    this(inlineThreshold, maxDirtyBlocksPerFile, true, 0);
+    this(inlineThreshold, maxDirtyBlocksPerFile, true, 0, false);
+  }
+
+  public VfsConfig withWriteBehind(boolean on) {
+    return new VfsConfig(inlineThreshold, maxDirtyBlocksPerFile, closeToOpen, freshWindowNs, on);
   }
 
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;

@@ -69,6 +69,17 @@ public final class CommitWriteOp extends MetaOp {
     if (!FileMode.isReg(cur.mode())) {
       return MetaResult.error(Errno.EINVAL);
     }
+    Inode out = applyTo(cur);
+    txn.putInode(out);
+    return MetaResult.ok(out);
+  }
+
+  public long ino() {
+    return ino;
+  }
+
+  /** The regular file {@code cur} after this commit: what apply stores, and what write-behind predicts. */
+  public Inode applyTo(Inode cur) {
     Inode.Builder b = cur.toBuilder();
     b.size = size;
     b.blocks = blocks;
@@ -88,8 +99,6 @@ public final class CommitWriteOp extends MetaOp {
     if ((attrs.valid() & SetAttrOp.ATIME) != 0) {
       b.atimeNs = attrs.atimeNs();
     }
-    Inode out = b.build();
-    txn.putInode(out);
-    return MetaResult.ok(out);
+    return b.build();
   }
 }

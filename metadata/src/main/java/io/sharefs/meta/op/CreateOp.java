@@ -16,24 +16,42 @@ public final class CreateOp extends MetaOp {
   private final int mode;
   private final long rdev;
   private final byte[] symlinkTarget;
+  private final long ino;
 
   public CreateOp(long parent, byte[] name, int mode, long rdev, byte[] symlinkTarget) {
+    this(parent, name, mode, rdev, symlinkTarget, 0);
+  }
+
+  /**
+   * With {@code ino} != 0 the proposer names the new inode itself, from a range it reserved
+   * ({@link ReserveInosOp}), so it knows the result before the entry commits (write-behind).
+   */
+  public CreateOp(long parent, byte[] name, int mode, long rdev, byte[] symlinkTarget, long ino) {
     this.parent = parent;
     this.name = name;
     this.mode = mode;
     this.rdev = rdev;
     this.symlinkTarget = symlinkTarget == null ? new byte[0] : symlinkTarget;
+    this.ino = ino;
   }
 
   static CreateOp fromProto(CreateOpProto p) {
     return new CreateOp(p.getParent(), p.getName().toByteArray(), p.getMode(), p.getRdev(),
-        p.getSymlinkTarget().toByteArray());
+        p.getSymlinkTarget().toByteArray(), p.getIno());
   }
 
   @Override
   protected void fill(MetaOpProto.Builder b) {
     b.setCreate(CreateOpProto.newBuilder().setParent(parent).setName(ByteString.copyFrom(name))
-        .setMode(mode).setRdev(rdev).setSymlinkTarget(ByteString.copyFrom(symlinkTarget)));
+        .setMode(mode).setRdev(rdev).setSymlinkTarget(ByteString.copyFrom(symlinkTarget)).setIno(ino));
+  }
+
+  public long parent() {
+    return parent;
+  }
+
+  public byte[] entryName() {
+    return name;
   }
 
   @Override
@@ -47,12 +65,28 @@ public final class CreateOp extends MetaOp {
     if (notDir != null) {
       return notDir;
     }
-    if (txn.getDentry(parent, name) != null) {
+    var existing = txn.getDentry(parent, name);
+    if (ino != 0 && existing != null && existing.ino() == ino) {
+      return MetaResult.ok(txn.getInode(ino)); // the same proposal applied again (a client retry)
+    }
+    if (existing != null) {
       return MetaResult.error(Errno.EEXIST);
     }
+    if (ino != 0 && (ino < ReserveInosOp.FIRST || txn.getInode(ino) != null)) {
+      return MetaResult.error(Errno.EINVAL); // not a reservable number, or already taken
+    }
+    Inode created = newInode(dir, ino != 0 ? ino : txn.allocIno());
+    txn.putInode(created);
+    txn.putDentry(parent, name, created.ino(), created.mode());
+    txn.putInode(touchedParent(dir));
+    return MetaResult.ok(created);
+  }
+
+  /** The inode this op creates as {@code ino} under {@code dir}: what apply stores, and what write-behind predicts. */
+  public Inode newInode(Inode dir, long ino) {
     boolean isDir = FileMode.isDir(mode);
     Inode.Builder b = new Inode.Builder();
-    b.ino = txn.allocIno();
+    b.ino = ino;
     b.mode = mode;
     b.uid = uid;
     b.gid = gid;
@@ -72,10 +106,15 @@ public final class CreateOp extends MetaOp {
     b.rdev = rdev;
     b.symlinkTarget = symlinkTarget;
     b.parent = isDir ? parent : 0;
-    Inode created = b.build();
-    txn.putInode(created);
-    txn.putDentry(parent, name, created.ino(), created.mode());
-    touchDir(txn, dir, isDir ? 1 : 0);
-    return MetaResult.ok(created);
+    return b.build();
+  }
+
+  /** The parent directory after this op: what write-behind predicts for it. */
+  public Inode touchedParent(Inode dir) {
+    Inode.Builder b = dir.toBuilder();
+    b.mtimeNs = nowNs;
+    b.ctimeNs = nowNs;
+    b.nlink += FileMode.isDir(mode) ? 1 : 0;
+    return b.build();
   }
 }

@@ -18,6 +18,10 @@ public final class MetaOps {
     } catch (InvalidProtocolBufferException e) {
       throw new FsException(Errno.EINVAL, "malformed metadata entry: " + e.getMessage());
     }
+    return decode(p);
+  }
+
+  public static MetaOp decode(MetaOpProto p) {
     MetaOp op =
         switch (p.getOpCase()) {
           case CREATE -> CreateOp.fromProto(p.getCreate());
@@ -34,26 +38,43 @@ public final class MetaOps {
           case RECORD_LOCK -> RecordLockOp.fromProto(p.getRecordLock());
           case REPAIR -> RepairOp.fromProto(p.getRepair());
           case SET_REPLICATION -> SetReplicationOp.fromProto(p.getSetReplication());
+          case BATCH -> BatchOp.fromProto(p.getBatch());
+          case RESERVE_INOS -> ReserveInosOp.fromProto(p.getReserveInos());
           case OP_NOT_SET -> throw new FsException(Errno.EINVAL, "metadata entry without an op");
         };
     return op.settle(p.getNowNs(), p.getUid(), p.getGid());
   }
 
   public static byte[] encodeResult(MetaResult r) {
-    MetaResultProto.Builder b = MetaResultProto.newBuilder().setErrno(r.errno()).setReleasedIno(r.releasedIno());
+    return toProto(r).toByteArray();
+  }
+
+  private static MetaResultProto toProto(MetaResult r) {
+    MetaResultProto.Builder b = MetaResultProto.newBuilder().setErrno(r.errno()).setReleasedIno(r.releasedIno())
+        .setValue(r.value());
     if (r.inode() != null) {
       b.setInode(r.inode().toProto());
     }
-    return b.build().toByteArray();
+    for (MetaResult inner : r.batch()) {
+      b.addBatch(toProto(inner));
+    }
+    return b.build();
   }
 
   public static MetaResult decodeResult(byte[] bytes) {
     try {
-      MetaResultProto p = MetaResultProto.parseFrom(bytes);
-      return new MetaResult(p.getErrno(), p.hasInode() ? io.sharefs.meta.Inode.fromProto(p.getInode()) : null,
-          p.getReleasedIno());
+      return fromProto(MetaResultProto.parseFrom(bytes));
     } catch (InvalidProtocolBufferException e) {
       throw new FsException(Errno.EIO, "malformed metadata reply");
     }
+  }
+
+  private static MetaResult fromProto(MetaResultProto p) {
+    java.util.List<MetaResult> batch = new java.util.ArrayList<>(p.getBatchCount());
+    for (MetaResultProto inner : p.getBatchList()) {
+      batch.add(fromProto(inner));
+    }
+    return new MetaResult(p.getErrno(), p.hasInode() ? io.sharefs.meta.Inode.fromProto(p.getInode()) : null,
+        p.getReleasedIno(), p.getValue(), batch);
   }
 }

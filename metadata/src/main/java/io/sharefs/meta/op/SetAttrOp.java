@@ -76,6 +76,33 @@ public final class SetAttrOp extends MetaOp {
     if (cur == null) {
       return MetaResult.error(Errno.ENOENT);
     }
+    if ((valid & SIZE) != 0) {
+      if (cur.isDir()) {
+        return MetaResult.error(Errno.EISDIR);
+      }
+      if (!cur.isReg()) {
+        return MetaResult.error(Errno.EINVAL);
+      }
+      if (size < 0 || size > Layout.MAX_FILE_SIZE) {
+        return MetaResult.error(size < 0 ? Errno.EINVAL : Errno.EFBIG);
+      }
+    }
+    Inode out = applyTo(cur);
+    txn.putInode(out);
+    return MetaResult.ok(out);
+  }
+
+  public long ino() {
+    return ino;
+  }
+
+  /** True if the op changes only mode, owner or times: it cannot fail on an existing inode. */
+  public boolean attributesOnly() {
+    return (valid & SIZE) == 0;
+  }
+
+  /** {@code cur} after this op (a size change already validated): what apply stores, and what write-behind predicts. */
+  public Inode applyTo(Inode cur) {
     Inode.Builder b = cur.toBuilder();
     if ((valid & MODE) != 0) {
       b.mode = (cur.mode() & FileMode.S_IFMT) | (mode & FileMode.PERM_MASK);
@@ -87,15 +114,6 @@ public final class SetAttrOp extends MetaOp {
       b.gid = newGid;
     }
     if ((valid & SIZE) != 0) {
-      if (cur.isDir()) {
-        return MetaResult.error(Errno.EISDIR);
-      }
-      if (!cur.isReg()) {
-        return MetaResult.error(Errno.EINVAL);
-      }
-      if (size < 0 || size > Layout.MAX_FILE_SIZE) {
-        return MetaResult.error(size < 0 ? Errno.EINVAL : Errno.EFBIG);
-      }
       b.size = size;
       b.blocks = truncateBlocks(cur.blocks(), size);
       if (cur.inlineData().length > size) {
@@ -111,9 +129,7 @@ public final class SetAttrOp extends MetaOp {
       b.mtimeNs = mtimeNs;
     }
     b.ctimeNs = nowNs;
-    Inode out = b.build();
-    txn.putInode(out);
-    return MetaResult.ok(out);
+    return b.build();
   }
 
   /** Drops blocks past {@code size} and shortens the last one; data beyond reads as zeros later. */

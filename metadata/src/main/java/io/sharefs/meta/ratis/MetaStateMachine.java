@@ -131,7 +131,11 @@ public final class MetaStateMachine extends BaseStateMachine {
       applyLock.unlock();
     }
     try {
-      applyListener.accept(result);
+      if (result.batch().isEmpty()) {
+        applyListener.accept(result);
+      } else {
+        result.batch().forEach(applyListener);
+      }
     } catch (RuntimeException e) {
       LOG.warn("apply listener failed at index {}", index, e);
     }

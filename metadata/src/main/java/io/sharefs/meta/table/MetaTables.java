@@ -47,6 +47,7 @@ import org.rocksdb.WriteOptions;
 public final class MetaTables implements AutoCloseable {
   private static final byte[] APPLIED_KEY = "applied".getBytes();
   static final byte[] REPLICATION_KEY = "replication".getBytes();
+  static final byte[] RESERVED_INO_KEY = "reserved-ino".getBytes();
 
   static {
     RocksDB.loadLibrary();

@@ -20,6 +20,7 @@ public final class Txn implements AutoCloseable {
   private final Map<ByteBuffer, Optional<Dentry>> dentries = new HashMap<>();
   private long nextInoBase;
   private int nextInoSeq;
+  private long reservedNext = -1;
 
   Txn(MetaTables tables) {
     this.tables = tables;
@@ -200,6 +201,20 @@ public final class Txn implements AutoCloseable {
 
   public void putReplication(int copies) {
     tables.put(batch, tables.meta, MetaTables.REPLICATION_KEY, ByteBuffer.allocate(4).putInt(copies).array());
+  }
+
+  /** The next unreserved inode number of the proposer-named range ({@code first} before any reservation). */
+  public long nextReservedIno(long first) {
+    if (reservedNext < 0) {
+      byte[] v = tables.get(MetaTables.CF_META, MetaTables.RESERVED_INO_KEY);
+      reservedNext = v == null ? first : ByteBuffer.wrap(v).getLong();
+    }
+    return reservedNext;
+  }
+
+  public void putNextReservedIno(long next) {
+    reservedNext = next;
+    tables.put(batch, tables.meta, MetaTables.RESERVED_INO_KEY, ByteBuffer.allocate(8).putLong(next).array());
   }
 
   public void markOrphan(long ino) {

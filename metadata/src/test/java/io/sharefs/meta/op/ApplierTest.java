@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.sharefs.meta.Errno;
 import io.sharefs.meta.FileMode;
 import io.sharefs.meta.Inode;
+import io.sharefs.meta.MetaResult;
 import io.sharefs.meta.table.MetaTables;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,6 +55,41 @@ class ApplierTest {
           new CreateOp(1, b("x"), FileMode.S_IFREG, 0, null).settle(1, 0, 0).toProto().toByteArray()).orThrow();
       assertEquals((41L + 1) << 8, f.ino());
       assertArrayEquals(new long[] {3, 41}, t.appliedTermIndex());
+    }
+  }
+
+  /**
+   * A batch entry applies its ops in order, each with its own result; reservations hand out disjoint
+   * ranges even within one entry; a proposer-named create is idempotent when applied again and refuses
+   * a number outside the reserved space or already taken.
+   */
+  @Test
+  void batchesReservationsAndProposerNamedInodes() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp.resolve("d"))) {
+      t.ensureRoot(1);
+      Applier applier = new Applier(t);
+      long first = ReserveInosOp.FIRST;
+      MetaOp batch = new BatchOp(List.of(
+          new ReserveInosOp(100).settle(1, 0, 0),
+          new ReserveInosOp(50).settle(1, 0, 0),
+          new CreateOp(1, b("a"), FileMode.S_IFDIR | 0755, 0, null, first).settle(2, 5, 5),
+          new CreateOp(1, b("a"), FileMode.S_IFREG | 0644, 0, null, first + 1).settle(3, 5, 5),
+          new CreateOp(first, b("f"), FileMode.S_IFREG | 0644, 0, null, first + 2).settle(4, 5, 5),
+          new CreateOp(first, b("g"), FileMode.S_IFREG | 0644, 0, null, 7).settle(4, 5, 5),
+          new CreateOp(first, b("h"), FileMode.S_IFREG | 0644, 0, null, first + 2).settle(4, 5, 5)));
+      MetaResult r = applier.apply(1, 9, MetaOps.decode(batch.settle(0, 0, 0).toProto().toByteArray()));
+      assertEquals(List.of(0, 0, 0, Errno.EEXIST, 0, Errno.EINVAL, Errno.EINVAL),
+          r.batch().stream().map(MetaResult::errno).toList());
+      assertEquals(first, r.batch().get(0).value());
+      assertEquals(first + 100, r.batch().get(1).value(), "the second reservation follows the first");
+      assertEquals(first + 2, t.getDentry(first, b("f")).ino(), "the file went into the directory created before it");
+      assertEquals(2, t.getInode(first).nlink(), "a directory with no subdirectories");
+      assertEquals(first + 150, applier.apply(1, 10, new ReserveInosOp(1).settle(5, 0, 0)).value());
+      // The same create applied again (a retried proposal) answers with the inode it made.
+      MetaResult again = applier.apply(1, 11,
+          new CreateOp(first, b("f"), FileMode.S_IFREG | 0644, 0, null, first + 2).settle(4, 5, 5));
+      assertEquals(0, again.errno());
+      assertEquals(first + 2, again.inode().ino());
     }
   }
 

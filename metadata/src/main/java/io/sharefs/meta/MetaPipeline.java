@@ -1,0 +1,204 @@
+package io.sharefs.meta;
+
+import io.sharefs.meta.op.BatchOp;
+import io.sharefs.meta.op.MetaOp;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Orders every mutation of one node into the log and commits them in groups: while one entry is in
+ * flight, the ops that arrive meanwhile queue up and go out together as the next entry ({@link BatchOp}).
+ * One synchronous writer pays one round per op as before; many writers, or ops nobody waits for
+ * (write-behind), share rounds. Ops leave in the order they were submitted, and each entry is applied
+ * locally before the next is proposed, so an op never overtakes one submitted before it.
+ */
+public final class MetaPipeline implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(MetaPipeline.class);
+
+  /** Work to finish before an op may be proposed (e.g. its blocks reaching their replicas). */
+  @FunctionalInterface
+  public interface Before {
+    void run() throws Exception;
+  }
+
+  private record Item(MetaOp op, Before before, CompletableFuture<MetaResult> done) {}
+
+  private final MetaStore meta;
+  private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+  private final Thread sender;
+  private volatile boolean closed;
+  private volatile CompletableFuture<MetaResult> last = CompletableFuture.completedFuture(null);
+  private final AtomicLong entries = new AtomicLong();
+  private final AtomicLong ops = new AtomicLong();
+  private final AtomicLong queued = new AtomicLong();
+
+  public MetaPipeline(MetaStore meta) {
+    this.meta = meta;
+    this.sender = new Thread(this::run, "meta-pipeline");
+    sender.setDaemon(true);
+    sender.start();
+  }
+
+  /** Queues a settled op; the future completes once it is applied on this replica (or failed). */
+  public CompletableFuture<MetaResult> submitAsync(MetaOp op, Before before) {
+    Item item = new Item(op, before, new CompletableFuture<>());
+    synchronized (this) {
+      if (closed) {
+        throw new FsException(Errno.EIO, "metadata pipeline closed");
+      }
+      queued.incrementAndGet();
+      last = item.done;
+      queue.add(item);
+    }
+    return item.done;
+  }
+
+  /** Queues a settled op and waits for its result; storage and quorum failures come back as EIO. */
+  public MetaResult submit(MetaOp op) {
+    return await(submitAsync(op, null));
+  }
+
+  /** Waits until every op submitted before the call has been applied or has failed. */
+  public void drain() {
+    CompletableFuture<MetaResult> l = last;
+    if (!l.isDone()) {
+      try {
+        l.handle((r, e) -> null).get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EINTR);
+      } catch (ExecutionException e) {
+        throw new IllegalStateException(e); // handle() swallowed the failure
+      }
+    }
+  }
+
+  static MetaResult await(CompletableFuture<MetaResult> f) {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FsException(Errno.EIO, "interrupted");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof FsException fe) {
+        throw new FsException(fe.errno(), fe.getMessage(), fe);
+      }
+      throw new FsException(Errno.EIO, "metadata commit failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  /** Ops queued or in flight. */
+  public long pending() {
+    return queued.get();
+  }
+
+  /** Log entries proposed, and ops they carried: ops/entries is the mean group size. */
+  public long entries() {
+    return entries.get();
+  }
+
+  public long ops() {
+    return ops.get();
+  }
+
+  private void run() {
+    List<Item> batch = new ArrayList<>();
+    while (true) {
+      Item first;
+      try {
+        first = queue.poll(100, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (first == null) {
+        if (closed && queue.isEmpty()) {
+          return;
+        }
+        continue;
+      }
+      batch.clear();
+      batch.add(first);
+      queue.drainTo(batch, BatchOp.MAX_OPS - 1);
+      try {
+        send(batch);
+      } catch (RuntimeException | Error e) {
+        LOG.error("metadata pipeline failed on a group of {} ops", batch.size(), e);
+        for (Item i : batch) {
+          i.done.completeExceptionally(e);
+        }
+      } finally {
+        queued.addAndGet(-batch.size());
+      }
+    }
+  }
+
+  private void send(List<Item> batch) {
+    List<Item> ready = new ArrayList<>(batch.size());
+    for (Item i : batch) {
+      if (i.before != null) {
+        try {
+          i.before.run();
+        } catch (Exception e) {
+          i.done.completeExceptionally(e instanceof FsException ? e : new FsException(Errno.EIO, e.getMessage(), e));
+          continue;
+        }
+      }
+      ready.add(i);
+    }
+    if (ready.isEmpty()) {
+      return;
+    }
+    entries.incrementAndGet();
+    ops.addAndGet(ready.size());
+    if (ready.size() == 1) {
+      complete(ready.get(0), () -> meta.submit(ready.get(0).op));
+      return;
+    }
+    List<MetaOp> group = new ArrayList<>(ready.size());
+    for (Item i : ready) {
+      group.add(i.op);
+    }
+    MetaResult r;
+    try {
+      r = meta.submit(new BatchOp(group));
+    } catch (RuntimeException e) {
+      for (Item i : ready) {
+        i.done.completeExceptionally(e);
+      }
+      return;
+    }
+    for (int k = 0; k < ready.size(); k++) {
+      MetaResult one = k < r.batch().size() ? r.batch().get(k)
+          : MetaResult.error(r.errno() != 0 ? r.errno() : Errno.EIO); // the whole entry was refused
+      ready.get(k).done.complete(one);
+    }
+  }
+
+  private static void complete(Item i, java.util.function.Supplier<MetaResult> call) {
+    try {
+      i.done.complete(call.get());
+    } catch (RuntimeException e) {
+      i.done.completeExceptionally(e);
+    }
+  }
+
+  /** Lets queued ops go out, then stops the sender. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+    }
+    try {
+      sender.join(30_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
