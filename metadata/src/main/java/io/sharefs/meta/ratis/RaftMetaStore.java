@@ -263,8 +263,105 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    * has applied everything committed before the call. A node cut off from the leader cannot do that;
    * it then serves its local (possibly stale) replica for a while instead of failing reads.
    */
+  private final Object barrierLock = new Object();
+  private boolean barrierInFlight;
+  private CompletableFuture<Boolean> nextBarrier;
+  private final java.util.concurrent.atomic.AtomicLong barrierCalls = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong barrierRounds = new java.util.concurrent.atomic.AtomicLong();
+
+  /**
+   * Close-to-open barrier, shared by concurrent callers: a read-index round that starts after a call
+   * began covers everything committed before that call, so callers arriving while a round is in flight
+   * wait for the one round started right after it instead of sending one each (many PHP workers opening
+   * files at once pay about one round trip, not a queue of them).
+   */
   @Override
   public void syncWithLeader() {
+    barrierCalls.incrementAndGet();
+    if (isLeader() || System.currentTimeMillis() < barrierDegradedUntil) {
+      syncAlone();
+      return;
+    }
+    CompletableFuture<Boolean> shared = null;
+    synchronized (barrierLock) {
+      if (barrierInFlight) {
+        if (nextBarrier == null) {
+          nextBarrier = new CompletableFuture<>();
+        }
+        shared = nextBarrier;
+      } else {
+        barrierInFlight = true;
+      }
+    }
+    if (shared == null) {
+      try {
+        syncAlone();
+      } finally {
+        startSharedRound();
+      }
+      return;
+    }
+    try {
+      if (shared.get(BARRIER_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+        return;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FsException(Errno.EIO, "interrupted");
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.debug("shared read barrier failed; trying alone", e);
+    }
+    syncAlone(); // the shared round failed: retry (and degrade) as a lone caller would
+  }
+
+  /** Starts one round for everyone who queued behind the round that just ended, or clears the in-flight mark. */
+  private void startSharedRound() {
+    CompletableFuture<Boolean> waiters;
+    synchronized (barrierLock) {
+      waiters = nextBarrier;
+      nextBarrier = null;
+      if (waiters == null) {
+        barrierInFlight = false;
+        return;
+      }
+    }
+    try {
+      barrierRounds.incrementAndGet();
+      server.submitClientRequestAsync(readIndexRequest()).whenComplete((reply, e) -> {
+        waiters.complete(e == null && reply.isSuccess());
+        startSharedRound();
+      });
+    } catch (IOException | RuntimeException e) {
+      waiters.complete(false);
+      startSharedRound();
+    }
+  }
+
+  /** Barrier calls made and read-index rounds sent for them (calls - rounds were shared). */
+  public long[] barrierCounts() {
+    return new long[] {barrierCalls.get(), barrierRounds.get()};
+  }
+
+  private boolean isLeader() {
+    try {
+      return server.getDivision(GROUP_ID).getInfo().isLeader();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private RaftClientRequest readIndexRequest() {
+    return RaftClientRequest.newBuilder()
+        .setClientId(localClientId)
+        .setServerId(server.getId())
+        .setGroupId(GROUP_ID)
+        .setCallId(callIds.incrementAndGet())
+        .setMessage(Message.EMPTY)
+        .setType(RaftClientRequest.readRequestType())
+        .build();
+  }
+
+  private void syncAlone() {
     // While the leader was recently unreachable, probe briefly instead of waiting the full second, so
     // reads stay fast when cut off and become fresh again as soon as the leader answers.
     boolean degraded = System.currentTimeMillis() < barrierDegradedUntil;
@@ -275,14 +372,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         if (server.getDivision(GROUP_ID).getInfo().isLeader()) {
           return; // the leader applies before it answers any writer
         }
-        RaftClientRequest req = RaftClientRequest.newBuilder()
-            .setClientId(localClientId)
-            .setServerId(server.getId())
-            .setGroupId(GROUP_ID)
-            .setCallId(callIds.incrementAndGet())
-            .setMessage(Message.EMPTY)
-            .setType(RaftClientRequest.readRequestType())
-            .build();
+        RaftClientRequest req = readIndexRequest();
+        barrierRounds.incrementAndGet();
         long left = Math.max(1, deadline - System.currentTimeMillis());
         RaftClientReply reply = server.submitClientRequestAsync(req).get(left, TimeUnit.MILLISECONDS);
         if (reply.isSuccess()) {
