@@ -91,6 +91,9 @@ public final class FuseAdapter extends FuseStubFS {
       rc = body.getAsInt();
     } catch (FsException e) {
       rc = -e.errno();
+      if (e.errno() == Errno.EIO) {
+        LOG.warn("{} failed with EIO: {}", op, e.getMessage()); // the caller sees only the errno
+      }
     } catch (Throwable t) {
       LOG.error("{} failed unexpectedly", op, t);
       rc = -Errno.EIO;

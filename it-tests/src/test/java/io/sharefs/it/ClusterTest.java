@@ -97,6 +97,37 @@ class ClusterTest {
     }
   }
 
+  /**
+   * Many writers per node at once (PHP workers): their creates and closes share log entries and their
+   * opens share read barriers; every write must succeed and every node must end up with every file.
+   */
+  @Test
+  void manyConcurrentWritersOnEveryNode() throws Exception {
+    java.util.List<CompletableFuture<Void>> writers = new java.util.ArrayList<>();
+    for (int w = 0; w < 24; w++) {
+      int node = w < 16 ? 1 : w % 3; // sixteen on one node, as the benchmark's memory phase does
+      Path dir = Files.createDirectories(m(node).resolve("busy/w" + w));
+      writers.add(CompletableFuture.runAsync(() -> {
+        try {
+          for (int i = 0; i < 100; i++) {
+            Files.write(dir.resolve("f" + i), ("writer " + dir.getFileName() + " file " + i).getBytes());
+          }
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }, java.util.concurrent.Executors.newSingleThreadExecutor()));
+    }
+    for (CompletableFuture<Void> f : writers) {
+      f.get(120, TimeUnit.SECONDS); // an EIO in any writer fails here
+    }
+    for (int node = 0; node < 3; node++) {
+      for (int w = 0; w < 24; w += 5) {
+        assertArrayEquals(("writer w" + w + " file 99").getBytes(),
+            Files.readAllBytes(m(node).resolve("busy/w" + w + "/f99")));
+      }
+    }
+  }
+
   @Test
   void concurrentWritersConvergeToOneVersion() throws Exception {
     Path f1 = m(0).resolve("race.txt");

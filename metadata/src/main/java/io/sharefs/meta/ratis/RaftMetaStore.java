@@ -264,6 +264,12 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    * it then serves its local (possibly stale) replica for a while instead of failing reads.
    */
   private final Object barrierLock = new Object();
+  private final java.util.concurrent.ExecutorService barrierExecutor =
+      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "read-barrier");
+        t.setDaemon(true);
+        return t;
+      });
   private boolean barrierInFlight;
   private CompletableFuture<Boolean> nextBarrier;
   private final java.util.concurrent.atomic.AtomicLong barrierCalls = new java.util.concurrent.atomic.AtomicLong();
@@ -327,10 +333,12 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     }
     try {
       barrierRounds.incrementAndGet();
-      server.submitClientRequestAsync(readIndexRequest()).whenComplete((reply, e) -> {
+      // Completion runs on Ratis' own threads (the state machine updater for a follower's read): the
+      // next round must be sent from elsewhere, as sending it blocks until that thread moves on.
+      server.submitClientRequestAsync(readIndexRequest()).whenCompleteAsync((reply, e) -> {
         waiters.complete(e == null && reply.isSuccess());
         startSharedRound();
-      });
+      }, barrierExecutor);
     } catch (IOException | RuntimeException e) {
       waiters.complete(false);
       startSharedRound();
@@ -521,6 +529,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   @Override
   public void close() {
+    barrierExecutor.shutdownNow();
     try {
       client.close();
     } catch (IOException e) {

@@ -33,7 +33,7 @@ class ReadBarrierTest {
       peers.put(id, "127.0.0.1:" + RaftMetaStoreTest.freePort());
     }
     List<RaftMetaStore> stores = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(8);
+    ExecutorService pool = Executors.newFixedThreadPool(9);
     try {
       for (String id : peers.keySet()) {
         stores.add(RaftMetaStore.start(new RaftConfig(id, peers, tmp.resolve(id + "/raft"), 10_000, 10_000),
@@ -55,6 +55,16 @@ class ReadBarrierTest {
       RaftMetaStore l = leader;
       RaftMetaStore f = follower;
       long[] before = f.barrierCounts();
+      // A stream of other writes keeps the follower applying, so read-index replies also complete on
+      // Ratis' state machine thread (where sending the next shared round once deadlocked).
+      java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+      Future<?> background = pool.submit(() -> {
+        for (int k = 0; !done.get(); k++) {
+          l.submit(new CreateOp(Inode.ROOT_INO, ("bg-" + k).getBytes(UTF_8), FileMode.S_IFREG | 0644, 0, null)
+              .settle(1, 0, 0)).orThrow();
+        }
+        return null;
+      });
       List<Future<?>> runs = new ArrayList<>();
       for (int t = 0; t < 8; t++) {
         int thread = t;
@@ -72,8 +82,10 @@ class ReadBarrierTest {
         }));
       }
       for (Future<?> r : runs) {
-        r.get();
+        r.get(60, TimeUnit.SECONDS);
       }
+      done.set(true);
+      background.get(30, TimeUnit.SECONDS);
       long[] after = f.barrierCounts();
       long calls = after[0] - before[0];
       long rounds = after[1] - before[1];
