@@ -141,7 +141,7 @@ final class MountCommand implements Callable<Integer> {
   String openBarrier;
 
   @Option(names = "--write-behind",
-      description = "create, close, chmod/chown/utime return before their metadata commits; commits go out in order, "
+      description = "create, mkdir, unlink, close, chmod/chown/utime return before their metadata commits; commits go out in order, "
           + "grouped; fsync waits for everything before it and reports a failed commit. Other nodes see a closed "
           + "file once its commit lands (ms), not when close returns. Default: off (each waits for its commit).")
   boolean writeBehind;

@@ -245,15 +245,15 @@ public final class Vfs implements AutoCloseable {
       created = op.newInode(dir, ino);
       parentAfter = op.touchedParent(dir);
       d = new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT);
-      pending.put(created);
-      pending.put(parentAfter);
+      var c = pending.put(created);
+      var pa = pending.put(parentAfter);
       pending.put(d);
+      behind(op, null, created.ino(), () -> {
+        pending.settle(d);
+        pending.settle(created.ino(), c);
+        pending.settle(parentAfter.ino(), pa);
+      });
     }
-    behind(op, null, created.ino(), () -> {
-      pending.settle(d);
-      pending.settle(created);
-      pending.settle(parentAfter);
-    });
     return created;
   }
 
@@ -314,8 +314,43 @@ public final class Vfs implements AutoCloseable {
     synchronized (openFiles) {
       Dentry d = entry(p.dir.ino(), p.name);
       boolean open = d != null && openFiles.containsKey(d.ino());
-      MetaResult r = submit(new UnlinkOp(p.dir.ino(), p.name, dir, open), ctx);
-      r.orThrow();
+      UnlinkOp op = new UnlinkOp(p.dir.ino(), p.name, dir, open);
+      if (config.writeBehind() && !dir) {
+        unlinkBehind(ctx, op, d, open);
+        return;
+      }
+      submit(op, ctx).orThrow();
+    }
+  }
+
+  /**
+   * unlink(2) written behind: the entry, the parent's times and the victim's link count are predicted
+   * (rmdir stays synchronous: emptiness is only known once this node's creates are in the replica).
+   */
+  private void unlinkBehind(Ctx ctx, UnlinkOp op, Dentry d, boolean open) {
+    if (d == null) {
+      throw new FsException(Errno.ENOENT);
+    }
+    op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
+    synchronized (pending) {
+      Inode victim = inode(d.ino());
+      Inode dir = inode(d.parent());
+      if (victim == null || dir == null) {
+        throw new FsException(Errno.EIO);
+      }
+      if (victim.isDir()) {
+        throw new FsException(Errno.EISDIR);
+      }
+      Dentry gone = new Dentry(d.parent(), d.name(), 0, 0);
+      Inode after = op.afterDropLink(victim, open);
+      var v = after == null ? pending.putDeleted(victim.ino()) : pending.put(after);
+      var pa = pending.put(op.touched(dir, 0));
+      pending.put(gone);
+      behind(op, null, victim.ino(), () -> {
+        pending.settle(gone);
+        pending.settle(victim.ino(), v);
+        pending.settle(dir.ino(), pa);
+      });
     }
   }
 
@@ -421,9 +456,9 @@ public final class Vfs implements AutoCloseable {
         throw new FsException(Errno.ENOENT);
       }
       predicted = op.applyTo(cur);
-      pending.put(predicted);
+      var pr = pending.put(predicted);
+      behind(op, null, op.ino(), () -> pending.settle(op.ino(), pr));
     }
-    behind(op, null, op.ino(), () -> pending.settle(predicted));
     return predicted;
   }
 
@@ -749,13 +784,12 @@ public final class Vfs implements AutoCloseable {
         Inode cur = inode(f.ino);
         if (cur != null && cur.isReg()) {
           predicted = op.applyTo(cur);
-          pending.put(predicted);
+          var pr = pending.put(predicted);
+          behind(op, () -> blocks.awaitReplicated(stored), f.ino, () -> pending.settle(f.ino, pr));
         }
       }
       if (predicted != null) {
-        Inode settled = predicted;
         f.committed(predicted);
-        behind(op, () -> blocks.awaitReplicated(stored), f.ino, () -> pending.settle(settled));
         return predicted;
       }
     }
@@ -815,13 +849,16 @@ public final class Vfs implements AutoCloseable {
 
   /** The inode as this node will see it once its own pending ops are applied. */
   private Inode inode(long ino) {
-    Inode p = pending.inode(ino);
-    return p != null ? p : meta.getInode(ino);
+    java.util.Optional<Inode> p = pending.inode(ino);
+    return p != null ? p.orElse(null) : meta.getInode(ino);
   }
 
   private Dentry entry(long parent, byte[] name) {
     Dentry p = pending.dentry(parent, name);
-    return p != null ? p : meta.lookup(parent, name);
+    if (p != null) {
+      return p.ino() == 0 ? null : p;
+    }
+    return meta.lookup(parent, name);
   }
 
   /** Resolves the parent directory of {@code path} and validates the last name. */

@@ -12,7 +12,7 @@ package io.sharefs.vfs;
  *     which trails the leader by the replication delay
  * @param freshWindowNs a file changed less than this long ago is opened for direct I/O, so a size
  *     the kernel cached before another node changed it cannot cut reads short (0: never)
- * @param writeBehind creates, mode/owner/time changes and close() answer at once with the result
+ * @param writeBehind creates, unlinks, mode/owner/time changes and close() answer at once with the result
  *     their op will have and commit in the background, in order, grouped with other ops; fsync waits
  *     for everything before it. Off: each of them waits for its commit.
  */

@@ -248,6 +248,34 @@ class WriteBehindTest {
   }
 
   @Test
+  void unlinkIsWrittenBehindAndANameCanBeReusedAtOnce() {
+    writeFile("/warm", bytes("x"));
+    writeFile("/cache.php", bytes("old"));
+    writeFile("/held.log", bytes("still readable through its handle"));
+    vfs.readdir("/", e -> {});
+    long oldIno = vfs.getattr("/cache.php").ino();
+    long heldIno = vfs.getattr("/held.log").ino();
+    long held = vfs.open(USER, "/held.log", Vfs.O_RDONLY);
+    gate.hold();
+    vfs.unlink(USER, "/cache.php");
+    assertErrno(Errno.ENOENT, () -> vfs.getattr("/cache.php"));
+    assertErrno(Errno.ENOENT, () -> vfs.unlink(USER, "/cache.php"));
+    assertNotNull(meta.lookup(Inode.ROOT_INO, bytes("cache.php")), "the log has not seen the unlink yet");
+    writeFile("/cache.php", bytes("new"));
+    vfs.unlink(USER, "/held.log");
+    byte[] buf = new byte[64];
+    assertEquals(33, vfs.read(held, buf, 64, 0), "an unlinked file stays readable while open");
+    gate.open();
+    vfs.readdir("/", e -> {});
+    assertArrayEquals(bytes("new"), read("/cache.php"));
+    assertNull(meta.getInode(oldIno), "the old inode is gone from the replica");
+    assertEquals(0, meta.getInode(heldIno).nlink(), "kept as an orphan while open");
+    vfs.release(USER, held);
+    assertNull(meta.getInode(heldIno), "dropped on the last close");
+    assertEquals(0, vfs.writeBehindFailures());
+  }
+
+  @Test
   void fsyncWaitsForTheCommit() throws Exception {
     writeFile("/warm", bytes("x"));
     gate.hold();

@@ -111,10 +111,6 @@ public final class CreateOp extends MetaOp {
 
   /** The parent directory after this op: what write-behind predicts for it. */
   public Inode touchedParent(Inode dir) {
-    Inode.Builder b = dir.toBuilder();
-    b.mtimeNs = nowNs;
-    b.ctimeNs = nowNs;
-    b.nlink += FileMode.isDir(mode) ? 1 : 0;
-    return b.build();
+    return touched(dir, FileMode.isDir(mode) ? 1 : 0);
   }
 }

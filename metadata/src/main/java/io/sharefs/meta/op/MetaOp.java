@@ -65,28 +65,42 @@ public abstract class MetaOp {
 
   /** Bumps mtime and ctime of a directory after its entries changed; adjusts nlink by {@code dLink}. */
   protected Inode touchDir(Txn txn, Inode dir, int dLink) {
-    Inode.Builder b = dir.toBuilder();
-    b.mtimeNs = nowNs;
-    b.ctimeNs = nowNs;
-    b.nlink += dLink;
-    Inode out = b.build();
+    Inode out = touched(dir, dLink);
     txn.putInode(out);
     return out;
   }
 
+  /** {@code dir} after its entries changed: what apply stores, and what write-behind predicts. */
+  public Inode touched(Inode dir, int dLink) {
+    Inode.Builder b = dir.toBuilder();
+    b.mtimeNs = nowNs;
+    b.ctimeNs = nowNs;
+    b.nlink += dLink;
+    return b.build();
+  }
+
   /** Drops one link of {@code victim}; at zero it is deleted, or kept as an orphan if held open. */
   protected void dropLink(Txn txn, Inode victim, boolean keepIfOrphan) {
+    Inode after = afterDropLink(victim, keepIfOrphan);
+    if (after == null) {
+      txn.deleteInode(victim.ino());
+    } else {
+      txn.putInode(after);
+      if (after.nlink() == 0) {
+        txn.markOrphan(victim.ino());
+      }
+    }
+  }
+
+  /** {@code victim} with one link less, or null when that deletes it. */
+  public Inode afterDropLink(Inode victim, boolean keepIfOrphan) {
     Inode.Builder b = victim.toBuilder();
     b.ctimeNs = nowNs;
     b.nlink = victim.isDir() ? 0 : victim.nlink() - 1;
-    if (b.nlink > 0) {
-      txn.putInode(b.build());
-    } else if (keepIfOrphan && !victim.isDir()) {
-      txn.putInode(b.build());
-      txn.markOrphan(victim.ino());
-    } else {
-      txn.deleteInode(victim.ino());
+    if (b.nlink > 0 || (keepIfOrphan && !victim.isDir())) {
+      return b.build();
     }
+    return null;
   }
 
   protected static MetaResult requireDir(Inode dir) {
