@@ -88,6 +88,11 @@ public final class Bench {
 
   private void measure(Target t) throws Exception {
     warmUp(t);
+    if (t instanceof SharefsTarget s) {
+      // Figures depend on where the leader is: a follower learns of a commit with the leader's next message.
+      record(t, "writer node leads (1) or follows (0)", isLeader(s.cluster().metrics(0)) ? 1 : 0);
+      record(t, "reader node leads (1) or follows (0)", isLeader(s.cluster().metrics(1)) ? 1 : 0);
+    }
     for (int r = 0; r < reps; r++) {
       install(t, r);
       uploads(t, r);
@@ -386,6 +391,10 @@ public final class Bench {
       }
       return true;
     }
+  }
+
+  private static boolean isLeader(String metrics) {
+    return metrics.contains("sharefs_raft_role{role=\"leader\"} 1.0");
   }
 
   static boolean sameContent(Path p, byte[] expected) {
