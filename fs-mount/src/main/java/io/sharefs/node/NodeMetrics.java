@@ -93,12 +93,12 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .callback(cb -> cb.call(meta.status().members().size())).register(registry);
     GaugeWithCallback.builder().name("sharefs_meta_pending_ops")
         .help("metadata ops of this node queued or in flight (the write-behind backlog)")
-        .callback(cb -> cb.call(vfs.metaPending())).register(registry);
+        .callback(cb -> cb.call(vfs.pipeline().pending())).register(registry);
     CounterWithCallback.builder().name("sharefs_meta_entries_total").help("log entries this node proposed")
-        .callback(cb -> cb.call(vfs.metaEntries())).register(registry);
+        .callback(cb -> cb.call(vfs.pipeline().entries())).register(registry);
     CounterWithCallback.builder().name("sharefs_meta_ops_total")
         .help("metadata ops this node proposed (ops / entries = mean group-commit size)")
-        .callback(cb -> cb.call(vfs.metaOps())).register(registry);
+        .callback(cb -> cb.call(vfs.pipeline().ops())).register(registry);
     CounterWithCallback.builder().name("sharefs_write_behind_failures_total")
         .help("write-behind ops that failed after their caller had gone on (reported by the next fsync/close)")
         .callback(cb -> cb.call(vfs.writeBehindFailures())).register(registry);

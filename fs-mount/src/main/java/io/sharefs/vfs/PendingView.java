@@ -3,17 +3,18 @@ package io.sharefs.vfs;
 import io.sharefs.meta.Dentry;
 import io.sharefs.meta.Inode;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What this node's write-behind ops will make of the metadata once they are applied: the inodes and
- * entries they create or change, looked at before the local replica. An op's predictions are taken
- * back as soon as it is applied locally (the replica then says the same) or has failed (the replica
- * then says what really happened); a later prediction for the same key replaces an earlier one and is
- * only taken back by its own op. A removal is predicted as an empty inode and an entry pointing at
- * inode 0.
+ * entries they create, change or remove, looked at before the local replica. Each op's predictions
+ * form one {@link Prediction}, taken back as soon as the op is applied locally (the replica then says
+ * the same) or has failed (the replica then says what really happened); a later prediction for the
+ * same key replaces an earlier one and is only taken back by its own op.
  */
 final class PendingView {
   private final Map<Long, Optional<Inode>> inodes = new ConcurrentHashMap<>();
@@ -29,34 +30,43 @@ final class PendingView {
     return dentries.isEmpty() ? null : dentries.get(key(parent, name));
   }
 
-  /** Predicts {@code i}; returns what to hand {@link #settle(long, Optional)} once its op is done. */
-  Optional<Inode> put(Inode i) {
-    Optional<Inode> o = Optional.of(i);
-    inodes.put(i.ino(), o);
-    return o;
-  }
-
-  Optional<Inode> putDeleted(long ino) {
-    Optional<Inode> o = Optional.empty();
-    inodes.put(ino, o);
-    return o;
-  }
-
-  void put(Dentry d) {
-    dentries.put(key(d.parent(), d.name()), d);
-  }
-
-  /** Takes back a prediction unless a later one replaced it. */
-  void settle(long ino, Optional<Inode> prediction) {
-    inodes.remove(ino, prediction);
-  }
-
-  void settle(Dentry d) {
-    dentries.remove(key(d.parent(), d.name()), d);
-  }
-
   boolean isEmpty() {
     return inodes.isEmpty() && dentries.isEmpty();
+  }
+
+  /** Starts the predictions of one op. */
+  Prediction predict() {
+    return new Prediction();
+  }
+
+  /** One op's predictions, visible as soon as they are made and taken back together by {@link #settle}. */
+  final class Prediction {
+    private final List<Runnable> undo = new ArrayList<>(3);
+
+    Prediction inode(Inode i) {
+      return inode(i.ino(), Optional.of(i));
+    }
+
+    Prediction deleted(long ino) {
+      return inode(ino, Optional.empty());
+    }
+
+    private Prediction inode(long ino, Optional<Inode> value) {
+      inodes.put(ino, value);
+      undo.add(() -> inodes.remove(ino, value));
+      return this;
+    }
+
+    Prediction entry(Dentry d) {
+      ByteBuffer k = key(d.parent(), d.name());
+      dentries.put(k, d);
+      undo.add(() -> dentries.remove(k, d));
+      return this;
+    }
+
+    void settle() {
+      undo.forEach(Runnable::run);
+    }
   }
 
   private static ByteBuffer key(long parent, byte[] name) {

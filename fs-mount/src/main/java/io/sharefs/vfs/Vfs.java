@@ -227,10 +227,7 @@ public final class Vfs implements AutoCloseable {
     if (bad != 0) {
       throw new FsException(bad);
     }
-    CreateOp op;
     Inode created;
-    Inode parentAfter;
-    Dentry d;
     synchronized (pending) {
       Inode dir = inode(p.dir.ino());
       if (dir == null || dir.nlink() == 0) {
@@ -240,19 +237,11 @@ public final class Vfs implements AutoCloseable {
         throw new FsException(Errno.EEXIST);
       }
       long ino = reserveIno();
-      op = new CreateOp(dir.ino(), p.name, mode, rdev, target, ino);
+      CreateOp op = new CreateOp(dir.ino(), p.name, mode, rdev, target, ino);
       op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
       created = op.newInode(dir, ino);
-      parentAfter = op.touchedParent(dir);
-      d = new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT);
-      var c = pending.put(created);
-      var pa = pending.put(parentAfter);
-      pending.put(d);
-      behind(op, null, created.ino(), () -> {
-        pending.settle(d);
-        pending.settle(created.ino(), c);
-        pending.settle(parentAfter.ino(), pa);
-      });
+      behind(op, null, ino, pending.predict().inode(created).inode(op.touchedParent(dir))
+          .entry(new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT)));
     }
     return created;
   }
@@ -271,13 +260,13 @@ public final class Vfs implements AutoCloseable {
   }
 
   /**
-   * Hands a settled op to the pipeline without waiting for it. {@code settle} takes its predictions
-   * back once it is applied or failed; a failure is logged, counted and reported by the next fsync or
+   * Hands a settled op to the pipeline without waiting for it; its predictions are taken back once
+   * it is applied or failed; a failure is logged, counted and reported by the next fsync or
    * close of the inode.
    */
-  private void behind(MetaOp op, MetaPipeline.Before before, long ino, Runnable settle) {
+  private void behind(MetaOp op, MetaPipeline.Before before, long ino, PendingView.Prediction prediction) {
     pipeline.submitAsync(op, before).whenComplete((r, e) -> {
-      settle.run();
+      prediction.settle();
       int errno = e != null ? (e instanceof FsException fe ? fe.errno() : Errno.EIO) : r.errno();
       if (errno != 0) {
         writeBehindFailures.incrementAndGet();
@@ -341,16 +330,10 @@ public final class Vfs implements AutoCloseable {
       if (victim.isDir()) {
         throw new FsException(Errno.EISDIR);
       }
-      Dentry gone = new Dentry(d.parent(), d.name(), 0, 0);
       Inode after = op.afterDropLink(victim, open);
-      var v = after == null ? pending.putDeleted(victim.ino()) : pending.put(after);
-      var pa = pending.put(op.touched(dir, 0));
-      pending.put(gone);
-      behind(op, null, victim.ino(), () -> {
-        pending.settle(gone);
-        pending.settle(victim.ino(), v);
-        pending.settle(dir.ino(), pa);
-      });
+      PendingView.Prediction p = pending.predict().entry(new Dentry(d.parent(), d.name(), 0, 0))
+          .inode(op.touched(dir, 0));
+      behind(op, null, victim.ino(), after == null ? p.deleted(victim.ino()) : p.inode(after));
     }
   }
 
@@ -456,8 +439,7 @@ public final class Vfs implements AutoCloseable {
         throw new FsException(Errno.ENOENT);
       }
       predicted = op.applyTo(cur);
-      var pr = pending.put(predicted);
-      behind(op, null, op.ino(), () -> pending.settle(op.ino(), pr));
+      behind(op, null, op.ino(), pending.predict().inode(predicted));
     }
     return predicted;
   }
@@ -784,8 +766,7 @@ public final class Vfs implements AutoCloseable {
         Inode cur = inode(f.ino);
         if (cur != null && cur.isReg()) {
           predicted = op.applyTo(cur);
-          var pr = pending.put(predicted);
-          behind(op, () -> blocks.awaitReplicated(stored), f.ino, () -> pending.settle(f.ino, pr));
+          behind(op, () -> blocks.awaitReplicated(stored), f.ino, pending.predict().inode(predicted));
         }
       }
       if (predicted != null) {
@@ -801,7 +782,8 @@ public final class Vfs implements AutoCloseable {
     MetaResult r = submit(op, ctx);
     if (r.errno() == Errno.ENOENT) {
       // The inode is gone for good (not merely unlinked): nothing left to commit to.
-      f.committed(inode(f.ino) != null ? inode(f.ino) : emptyLike(f));
+      Inode now = inode(f.ino);
+      f.committed(now != null ? now : emptyLike(f));
       return null;
     }
     Inode committed = r.orThrow();
@@ -941,18 +923,9 @@ public final class Vfs implements AutoCloseable {
     pipeline.close();
   }
 
-  /** Metadata ops queued or in flight on this node (write-behind backlog included). */
-  public long metaPending() {
-    return pipeline.pending();
-  }
-
-  /** Log entries this node proposed and the ops they carried (ops / entries = mean group size). */
-  public long metaEntries() {
-    return pipeline.entries();
-  }
-
-  public long metaOps() {
-    return pipeline.ops();
+  /** This node's metadata pipeline, for its metrics. */
+  public MetaPipeline pipeline() {
+    return pipeline;
   }
 
   /** Write-behind ops that failed after their caller had gone on. */

@@ -184,14 +184,14 @@ class WriteBehindTest {
     assertEquals(0600, vfs.getattr("/wp-content/a.php").mode() & 07777);
     assertEquals(3, vfs.getattr("/wp-content").nlink() + 1, "parent nlink predicted");
     assertErrno(Errno.EEXIST, () -> vfs.create(USER, "/wp-content/a.php", 0644, Vfs.O_WRONLY));
-    assertTrue(vfs.metaPending() > 0);
+    assertTrue(vfs.pipeline().pending() > 0);
     byte[] predicted = vfs.getattr("/wp-content/a.php").toBytes();
 
     gate.open();
     long fh = vfs.open(USER, "/wp-content/a.php", Vfs.O_RDONLY);
     vfs.fsync(USER, fh); // the barrier: everything before it is in the log
     vfs.release(USER, fh);
-    assertEquals(0, vfs.metaPending());
+    assertEquals(0, vfs.pipeline().pending());
     Dentry a = committed("/wp-content", "a.php");
     assertNotNull(a);
     Inode ca = meta.getInode(a.ino());
@@ -209,15 +209,15 @@ class WriteBehindTest {
     vfs.mkdir(USER, "/d", 0755);
     vfs.readdir("/", e -> {}); // lets the mkdir go out first
     gate.hold();
-    long entries = vfs.metaEntries();
-    long ops = vfs.metaOps();
+    long entries = vfs.pipeline().entries();
+    long ops = vfs.pipeline().ops();
     for (int i = 0; i < 60; i++) {
       writeFile("/d/f" + i, bytes("file " + i));
     }
     gate.open();
     vfs.readdir("/d", e -> {}); // waits for this node's pending entries
-    assertEquals(120, vfs.metaOps() - ops, "a create and a content commit per file");
-    long used = vfs.metaEntries() - entries;
+    assertEquals(120, vfs.pipeline().ops() - ops, "a create and a content commit per file");
+    long used = vfs.pipeline().entries() - entries;
     assertTrue(used <= 3, "120 ops queued behind a held entry go out in a few entries, not " + used);
     for (int i = 0; i < 60; i++) {
       assertArrayEquals(bytes("file " + i), read("/d/f" + i));

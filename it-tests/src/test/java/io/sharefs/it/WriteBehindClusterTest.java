@@ -37,6 +37,20 @@ class WriteBehindClusterTest {
         }
       }
 
+      // Unlinks are written behind too: the writer sees them at once, the others once they land.
+      NodeProcess.sh(tmp, "rm -rf " + c.mountPoint(0).resolve("wp-content/plugins")).ok();
+      assertTrue(!java.nio.file.Files.exists(c.mountPoint(0).resolve("wp-content/plugins")));
+      for (int node = 1; node < 3; node++) {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (java.nio.file.Files.exists(c.mountPoint(node).resolve("wp-content/plugins"))) {
+          assertTrue(System.currentTimeMillis() < deadline, "the removed tree never left node " + (node + 1));
+          Thread.sleep(100);
+        }
+        // a file removed from plugins/ keeps its other link
+        assertArrayEquals(java.nio.file.Files.readAllBytes(plain.resolve("wp-content/uploads/2026/11/hardlink.php")),
+            java.nio.file.Files.readAllBytes(c.mountPoint(node).resolve("wp-content/uploads/2026/11/hardlink.php")));
+      }
+
       // After fsync returns on node 1, node 2's next open sees the bytes: no polling.
       for (int k = 0; k < 20; k++) {
         byte[] v = ("version " + k + " of wp-config.php").getBytes();

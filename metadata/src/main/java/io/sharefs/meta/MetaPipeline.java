@@ -109,7 +109,6 @@ public final class MetaPipeline implements AutoCloseable {
   }
 
   private void run() {
-    List<Item> batch = new ArrayList<>();
     while (true) {
       Item first;
       try {
@@ -123,18 +122,14 @@ public final class MetaPipeline implements AutoCloseable {
         }
         continue;
       }
-      batch.clear();
+      List<Item> batch = new ArrayList<>();
       batch.add(first);
       queue.drainTo(batch, BatchOp.MAX_OPS - 1);
       try {
         send(batch);
       } catch (RuntimeException | Error e) {
         LOG.error("metadata pipeline failed on a group of {} ops", batch.size(), e);
-        for (Item i : batch) {
-          i.done.completeExceptionally(e);
-        }
-      } finally {
-        queued.addAndGet(-batch.size());
+        batch.forEach(i -> fail(i, e));
       }
     }
   }
@@ -142,49 +137,46 @@ public final class MetaPipeline implements AutoCloseable {
   private void send(List<Item> batch) {
     List<Item> ready = new ArrayList<>(batch.size());
     for (Item i : batch) {
-      if (i.before != null) {
-        try {
+      try {
+        if (i.before != null) {
           i.before.run();
-        } catch (Exception e) {
-          i.done.completeExceptionally(e instanceof FsException ? e : new FsException(Errno.EIO, e.getMessage(), e));
-          continue;
         }
+        ready.add(i);
+      } catch (Exception e) {
+        fail(i, e instanceof FsException ? e : new FsException(Errno.EIO, e.getMessage(), e));
       }
-      ready.add(i);
     }
     if (ready.isEmpty()) {
       return;
     }
     entries.incrementAndGet();
     ops.addAndGet(ready.size());
-    if (ready.size() == 1) {
-      complete(ready.get(0), () -> meta.submit(ready.get(0).op));
-      return;
-    }
-    List<MetaOp> group = new ArrayList<>(ready.size());
-    for (Item i : ready) {
-      group.add(i.op);
-    }
     MetaResult r;
     try {
-      r = meta.submit(new BatchOp(group));
+      r = meta.submit(ready.size() == 1 ? ready.get(0).op : new BatchOp(ready.stream().map(Item::op).toList()));
     } catch (RuntimeException e) {
-      for (Item i : ready) {
-        i.done.completeExceptionally(e);
-      }
+      ready.forEach(i -> fail(i, e));
+      return;
+    }
+    if (ready.size() == 1) {
+      finish(ready.get(0), r);
       return;
     }
     for (int k = 0; k < ready.size(); k++) {
-      MetaResult one = k < r.batch().size() ? r.batch().get(k)
-          : MetaResult.error(r.errno() != 0 ? r.errno() : Errno.EIO); // the whole entry was refused
-      ready.get(k).done.complete(one);
+      finish(ready.get(k), k < r.batch().size() ? r.batch().get(k)
+          : MetaResult.error(r.errno() != 0 ? r.errno() : Errno.EIO)); // the whole entry was refused
     }
   }
 
-  private static void complete(Item i, java.util.function.Supplier<MetaResult> call) {
-    try {
-      i.done.complete(call.get());
-    } catch (RuntimeException e) {
+  /** An op leaves the pending count before its caller wakes, so a caller never sees itself pending. */
+  private void finish(Item i, MetaResult r) {
+    queued.decrementAndGet();
+    i.done.complete(r);
+  }
+
+  private void fail(Item i, Throwable e) {
+    if (!i.done.isDone()) {
+      queued.decrementAndGet();
       i.done.completeExceptionally(e);
     }
   }

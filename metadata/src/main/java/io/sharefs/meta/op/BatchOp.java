@@ -39,10 +39,6 @@ public final class BatchOp extends MetaOp {
     return new BatchOp(ops);
   }
 
-  public List<MetaOp> ops() {
-    return ops;
-  }
-
   @Override
   protected void fill(MetaOpProto.Builder b) {
     BatchOpProto.Builder batch = BatchOpProto.newBuilder();

@@ -74,10 +74,6 @@ public final class CommitWriteOp extends MetaOp {
     return MetaResult.ok(out);
   }
 
-  public long ino() {
-    return ino;
-  }
-
   /** The regular file {@code cur} after this commit: what apply stores, and what write-behind predicts. */
   public Inode applyTo(Inode cur) {
     Inode.Builder b = cur.toBuilder();

@@ -46,13 +46,6 @@ public final class CreateOp extends MetaOp {
         .setMode(mode).setRdev(rdev).setSymlinkTarget(ByteString.copyFrom(symlinkTarget)).setIno(ino));
   }
 
-  public long parent() {
-    return parent;
-  }
-
-  public byte[] entryName() {
-    return name;
-  }
 
   @Override
   public MetaResult apply(Txn txn) {

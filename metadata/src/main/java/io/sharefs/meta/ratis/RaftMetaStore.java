@@ -258,11 +258,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   static final long BARRIER_BACKOFF_MS = 5000;
   static final long BARRIER_PROBE_MS = 50;
 
-  /**
-   * Close-to-open barrier on followers: a Raft read-index round to the leader, after which this replica
-   * has applied everything committed before the call. A node cut off from the leader cannot do that;
-   * it then serves its local (possibly stale) replica for a while instead of failing reads.
-   */
   private final Object barrierLock = new Object();
   private final java.util.concurrent.ExecutorService barrierExecutor =
       java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
@@ -276,10 +271,14 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private final java.util.concurrent.atomic.AtomicLong barrierRounds = new java.util.concurrent.atomic.AtomicLong();
 
   /**
-   * Close-to-open barrier, shared by concurrent callers: a read-index round that starts after a call
-   * began covers everything committed before that call, so callers arriving while a round is in flight
-   * wait for the one round started right after it instead of sending one each (many PHP workers opening
-   * files at once pay about one round trip, not a queue of them).
+   * Close-to-open barrier on followers: a Raft read-index round to the leader, after which this replica
+   * has applied everything committed before the call. A node cut off from the leader cannot do that;
+   * it then serves its local (possibly stale) replica for a while instead of failing reads.
+   *
+   * <p>Shared by concurrent callers: a round that starts after a call began covers everything
+   * committed before that call, so callers arriving while a round is in flight wait for the one round
+   * started right after it instead of sending one each (many PHP workers opening files at once pay
+   * about one round trip, not a queue of them).
    */
   @Override
   public void syncWithLeader() {
@@ -359,13 +358,18 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   }
 
   private RaftClientRequest readIndexRequest() {
+    return localRequest(Message.EMPTY, RaftClientRequest.readRequestType());
+  }
+
+  /** A request handed straight to this peer's server, from this store's own client id. */
+  private RaftClientRequest localRequest(Message msg, RaftClientRequest.Type type) {
     return RaftClientRequest.newBuilder()
         .setClientId(localClientId)
         .setServerId(server.getId())
         .setGroupId(GROUP_ID)
         .setCallId(callIds.incrementAndGet())
-        .setMessage(Message.EMPTY)
-        .setType(RaftClientRequest.readRequestType())
+        .setMessage(msg)
+        .setType(type)
         .build();
   }
 
@@ -377,7 +381,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     String why = "";
     while (true) {
       try {
-        if (server.getDivision(GROUP_ID).getInfo().isLeader()) {
+        if (isLeader()) {
           return; // the leader applies before it answers any writer
         }
         RaftClientRequest req = readIndexRequest();
@@ -476,21 +480,10 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    */
   private RaftClientReply submitLocally(Message msg) throws InterruptedException, ExecutionException,
       TimeoutException {
-    try {
-      if (!server.getDivision(GROUP_ID).getInfo().isLeader()) {
-        return null;
-      }
-    } catch (IOException e) {
+    if (!isLeader()) {
       return null;
     }
-    RaftClientRequest req = RaftClientRequest.newBuilder()
-        .setClientId(localClientId)
-        .setServerId(server.getId())
-        .setGroupId(GROUP_ID)
-        .setCallId(callIds.incrementAndGet())
-        .setMessage(msg)
-        .setType(RaftClientRequest.writeRequestType())
-        .build();
+    RaftClientRequest req = localRequest(msg, RaftClientRequest.writeRequestType());
     RaftClientReply reply;
     try {
       reply = server.submitClientRequestAsync(req).get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS);
