@@ -10,7 +10,10 @@ import io.sharefs.block.grpc.BlockClient;
 import io.sharefs.block.placement.Placement;
 import io.sharefs.node.NodeConfig;
 import io.sharefs.tls.TlsIdentity;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,14 +61,22 @@ class RebalanceTest {
       assertEquals(0, afterJoin.code(), afterJoin.out());
       assertExactlyPlaced(c, blocks, 4, 2);
 
-      // Raise R to 3, throttled to 1 MB/s, and interrupt the client after a moment.
+      // Raise R to 3, throttled to 1 MB/s, and interrupt the client once it has planned (the factor is
+      // set by then) and copied for a moment. Waiting for the plan line, not a fixed time: on a loaded
+      // machine the client JVM may not even have connected after a few seconds.
       Process slow = new ProcessBuilder(NodeProcess.command("rebalance", "--replication", "3", "--rate", "1",
           "--tls-dir", c.adminTlsDir().toString(), "--node", c.address(0))).redirectErrorStream(true).start();
-      Thread.sleep(2500);
+      BufferedReader slowOut = new BufferedReader(new InputStreamReader(slow.getInputStream(), StandardCharsets.UTF_8));
+      StringBuilder seen = new StringBuilder();
+      for (String line; (line = slowOut.readLine()) != null && !line.contains("plan (replication 3)"); ) {
+        seen.append(line).append('\n');
+      }
+      assertTrue(slow.isAlive(), "the throttled run ended before planning:\n" + seen);
+      Thread.sleep(1500);
       slow.destroy();
       assertTrue(slow.waitFor(20, TimeUnit.SECONDS));
       int lacking = missingCopies(c, blocks, 4, 3);
-      assertNotEquals(0, lacking, "the throttled run should not have finished in 2.5 s");
+      assertNotEquals(0, lacking, "the throttled run should not have finished in 1.5 s");
       NodeProcess.Result resumed = c.admin("rebalance", "--rate", "0", "--node", c.address(2));
       assertEquals(0, resumed.code(), resumed.out());
       assertExactlyPlaced(c, blocks, 4, 3);
