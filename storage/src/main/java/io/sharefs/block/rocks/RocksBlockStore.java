@@ -22,14 +22,17 @@ import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.Status;
+import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
 /**
  * Blocks in a node-local RocksDB. Key: the 32-byte SHA-256; value: the block bytes. Large values go
  * to blob files (key-value separation), so compaction does not rewrite block data. Every read is
  * verified against its key. A second column family, {@code touched}, maps each hash to the last time
- * (epoch ms) it was stored or stored again (dedup): fsck never drops an unreferenced block touched
- * within its grace period, since a write in flight may still commit it.
+ * (epoch ms) it was stored or stored again (dedup) and to its size: fsck never drops an unreferenced
+ * block touched within its grace period, since a write in flight may still commit it. Both families
+ * change in one write batch, so {@code touched} is also the index of what is stored: existence checks
+ * and inventories read its 12-byte values instead of fetching megabytes of blob data.
  */
 public final class RocksBlockStore implements BlockStore {
   static {
@@ -59,7 +62,8 @@ public final class RocksBlockStore implements BlockStore {
             .setWriteBufferSize(8L << 20)
             .setMaxWriteBufferNumber(2)
             .setTableFormatConfig(new BlockBasedTableConfig().setFilterPolicy(new org.rocksdb.BloomFilter(10)));
-    this.touchedOptions = new ColumnFamilyOptions().setWriteBufferSize(2L << 20).setMaxWriteBufferNumber(2);
+    this.touchedOptions = new ColumnFamilyOptions().setWriteBufferSize(2L << 20).setMaxWriteBufferNumber(2)
+        .setTableFormatConfig(new BlockBasedTableConfig().setFilterPolicy(new org.rocksdb.BloomFilter(10)));
     this.db = RocksDB.open(options, dir.toString(), List.of(
         new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, blockOptions),
         new ColumnFamilyDescriptor("touched".getBytes(java.nio.charset.StandardCharsets.UTF_8), touchedOptions)),
@@ -68,8 +72,18 @@ public final class RocksBlockStore implements BlockStore {
     this.touchedCf = handles.get(1);
   }
 
-  private void touch(byte[] hash, long atMs) throws RocksDBException {
-    db.put(touchedCf, writeOptions, hash, ByteBuffer.allocate(8).putLong(atMs).array());
+  private static byte[] indexEntry(long touchedMs, int size) {
+    return ByteBuffer.allocate(12).putLong(touchedMs).putInt(size).array();
+  }
+
+  /** Sets a stored block's touch time, keeping its size; false if the block is not stored. */
+  private boolean touch(byte[] hash, long atMs) throws RocksDBException {
+    byte[] entry = db.get(touchedCf, readOptions, hash);
+    if (entry == null) {
+      return false;
+    }
+    db.put(touchedCf, writeOptions, hash, indexEntry(atMs, ByteBuffer.wrap(entry).getInt(8)));
+    return true;
   }
 
   /** Marks a stored block as just used (a write deduplicated onto it). */
@@ -91,6 +105,14 @@ public final class RocksBlockStore implements BlockStore {
     }
   }
 
+  private void store(byte[] hash, byte[] value) throws RocksDBException {
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.put(blocksCf, hash, value);
+      batch.put(touchedCf, hash, indexEntry(System.currentTimeMillis(), value.length));
+      db.write(writeOptions, batch);
+    }
+  }
+
   /** One stored block as fsck sees it. */
   public record BlockInfo(byte[] hash, int size, long touchedMs, boolean corrupt) {}
 
@@ -99,6 +121,17 @@ public final class RocksBlockStore implements BlockStore {
    * reads each block and reports whether its bytes still match its hash.
    */
   public void scan(boolean verify, java.util.function.Predicate<BlockInfo> visitor) {
+    if (!verify) {
+      try (RocksIterator it = db.newIterator(touchedCf, readOptions)) {
+        for (it.seekToFirst(); it.isValid(); it.next()) {
+          ByteBuffer entry = ByteBuffer.wrap(it.value());
+          if (!visitor.test(new BlockInfo(it.key(), entry.getInt(8), entry.getLong(0), false))) {
+            return;
+          }
+        }
+      }
+      return;
+    }
     // Both families are in hash order: walk the touch times alongside instead of a lookup per block.
     try (RocksIterator it = db.newIterator(blocksCf, readOptions);
         RocksIterator times = db.newIterator(touchedCf, readOptions)) {
@@ -137,12 +170,10 @@ public final class RocksBlockStore implements BlockStore {
   public byte[] put(byte[] data, int off, int len) {
     byte[] hash = BlockHash.of(data, off, len);
     try {
-      touch(hash, System.currentTimeMillis());
-      if (has(hash)) {
+      if (touch(hash, System.currentTimeMillis())) {
         return hash;
       }
-      byte[] value = off == 0 && len == data.length ? data : Arrays.copyOfRange(data, off, off + len);
-      db.put(blocksCf, writeOptions, hash, value);
+      store(hash, off == 0 && len == data.length ? data : Arrays.copyOfRange(data, off, off + len));
     } catch (RocksDBException e) {
       throw failure("write", e);
     }
@@ -156,8 +187,7 @@ public final class RocksBlockStore implements BlockStore {
       throw new CorruptBlockException(hash, actual);
     }
     try {
-      touch(hash, System.currentTimeMillis());
-      db.put(blocksCf, writeOptions, hash, data);
+      store(hash, data);
     } catch (RocksDBException e) {
       throw failure("write", e);
     }
@@ -193,10 +223,7 @@ public final class RocksBlockStore implements BlockStore {
   @Override
   public boolean has(byte[] hash) {
     try {
-      if (!db.keyMayExist(blocksCf, hash, null)) {
-        return false;
-      }
-      return db.get(blocksCf, readOptions, hash) != null;
+      return db.keyMayExist(touchedCf, hash, null) && db.get(touchedCf, readOptions, hash) != null;
     } catch (RocksDBException e) {
       throw failure("read", e);
     }
@@ -204,9 +231,10 @@ public final class RocksBlockStore implements BlockStore {
 
   @Override
   public void delete(byte[] hash) {
-    try {
-      db.delete(blocksCf, writeOptions, hash);
-      db.delete(touchedCf, writeOptions, hash);
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.delete(blocksCf, hash);
+      batch.delete(touchedCf, hash);
+      db.write(writeOptions, batch);
     } catch (RocksDBException e) {
       throw failure("delete", e);
     }

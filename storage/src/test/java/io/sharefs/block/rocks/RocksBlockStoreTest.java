@@ -10,7 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sharefs.block.BlockHash;
 import io.sharefs.block.CorruptBlockException;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,6 +38,44 @@ class RocksBlockStoreTest {
     }
     try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
       assertArrayEquals(data, s.get(BlockHash.of(data)), "blocks survive reopening");
+    }
+  }
+
+  @Test
+  void inventoryComesFromTheIndexWithSizesAndTouchTimes() throws Exception {
+    byte[] big = new byte[300_000];
+    new Random(2).nextBytes(big);
+    byte[] small = "<?php echo 1;".getBytes();
+    byte[] bigHash;
+    byte[] smallHash = BlockHash.of(small);
+    try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
+      s.putAgedForTesting(big, 1_000L);
+      bigHash = BlockHash.of(big);
+      s.putVerified(smallHash, small);
+      assertThrows(CorruptBlockException.class, () -> s.putVerified(BlockHash.of(big), small));
+      assertFalse(s.has(BlockHash.of("never stored".getBytes())));
+    }
+    try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
+      Map<String, RocksBlockStore.BlockInfo> seen = new HashMap<>();
+      s.scan(false, b -> seen.put(BlockHash.hex(b.hash()), b) == null);
+      assertEquals(2, seen.size());
+      assertEquals(300_000, seen.get(BlockHash.hex(bigHash)).size());
+      assertEquals(1_000L, seen.get(BlockHash.hex(bigHash)).touchedMs());
+      assertEquals(small.length, seen.get(BlockHash.hex(smallHash)).size());
+
+      long before = System.currentTimeMillis();
+      s.put(big, 0, big.length); // deduplicated: refreshes the touch time, keeps the size
+      seen.clear();
+      s.scan(true, b -> seen.put(BlockHash.hex(b.hash()), b) == null);
+      assertTrue(seen.get(BlockHash.hex(bigHash)).touchedMs() >= before);
+      assertEquals(300_000, seen.get(BlockHash.hex(bigHash)).size());
+      assertFalse(seen.get(BlockHash.hex(bigHash)).corrupt());
+
+      s.delete(bigHash);
+      assertFalse(s.has(bigHash));
+      seen.clear();
+      s.scan(false, b -> seen.put(BlockHash.hex(b.hash()), b) == null);
+      assertEquals(Set.of(BlockHash.hex(smallHash)), seen.keySet());
     }
   }
 
