@@ -45,6 +45,10 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--write-behind", description = "Mount every node with --write-behind (see `sharefs mount --help`).")
   boolean writeBehind;
 
+  @Option(names = "--open-barrier", paramLabel = "leader|none",
+      description = "Mount every node with this --open-barrier (see `sharefs mount --help`; default: leader).")
+  String openBarrier;
+
   private final List<Process> children = new ArrayList<>();
   private final List<Path> mounts = new ArrayList<>();
 
@@ -91,6 +95,9 @@ final class DemoCommand implements Callable<Integer> {
         if (writeBehind) {
           cmd.add("--write-behind");
         }
+        if (openBarrier != null) {
+          cmd.addAll(List.of("--open-barrier", openBarrier));
+        }
         cmd.add(mp.toString());
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         children.add(p);
@@ -114,6 +121,9 @@ final class DemoCommand implements Callable<Integer> {
             basePort + 10 * i + 2, root.resolve("node-" + i + ".log"));
       }
       Path rel = Path.of("").toAbsolutePath().relativize(root);
+      if (rel.startsWith("..")) {
+        rel = root; // outside the working directory: the absolute path reads better than ../../
+      }
       out.println();
       out.println("Try:");
       out.printf("  echo hello > %s/node-1/hello.txt && cat %s/node-%d/hello.txt%n", rel, rel, Math.min(2, nodes));

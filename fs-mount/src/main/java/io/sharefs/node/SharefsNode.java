@@ -178,7 +178,8 @@ public final class SharefsNode implements AutoCloseable {
     }
     if (config.mountPoint() != null) {
       mount = FuseMount.mount(new FuseAdapter(vfs, metrics), config.mountPoint(), mountOptions(), 15_000);
-      LOG.info("sharefs node {} mounted at {}", config.nodeId(), config.mountPoint());
+      LOG.info("sharefs node {} mounted at {} (block hashes: SHA-256 by {})", config.nodeId(), config.mountPoint(),
+          io.sharefs.block.BlockHash.implementation());
     }
   }
 

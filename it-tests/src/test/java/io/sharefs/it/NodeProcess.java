@@ -72,7 +72,7 @@ public final class NodeProcess implements AutoCloseable {
   /** The command line for a sharefs subcommand. */
   public static List<String> command(String... args) {
     List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC",
-        "-XX:CICompilerCount=2", "-XX:ReservedCodeCacheSize=64m", "-jar", jar().toString()));
+        "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ReservedCodeCacheSize=64m", "-jar", jar().toString()));
     cmd.addAll(List.of(args));
     return cmd;
   }
