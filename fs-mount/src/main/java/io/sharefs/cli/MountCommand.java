@@ -140,6 +140,11 @@ final class MountCommand implements Callable<Integer> {
           + "none: serve the local replica, which trails by the replication delay (default: ${DEFAULT-VALUE}).")
   String openBarrier;
 
+  @Option(names = "--no-xattrs",
+      description = "Do not serve extended attributes: getfattr/setfattr fail with EOPNOTSUPP, and the kernel stops "
+          + "asking for security.capability before every write() (one FUSE round trip each).")
+  boolean noXattrs;
+
   @Option(names = "--write-behind",
       description = "create, mkdir, unlink, close, chmod/chown/utime return before their metadata commits; commits go out in order, "
           + "grouped; fsync waits for everything before it and reports a failed commit. Other nodes see a closed "
@@ -176,7 +181,8 @@ final class MountCommand implements Callable<Integer> {
         peerMap, attrTimeout != null ? attrTimeout : defaultAttr,
         entryTimeout != null ? entryTimeout : defaultEntry, kernelCache, nonEmpty,
         new VfsConfig(inlineThreshold, 16, "leader".equals(openBarrier),
-            cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0, writeBehind),
+            cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0, writeBehind,
+            !noXattrs),
         snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),

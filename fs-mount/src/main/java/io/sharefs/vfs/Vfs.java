@@ -447,12 +447,14 @@ public final class Vfs implements AutoCloseable {
   // ---------------------------------------------------------------- xattrs
 
   public void setxattr(Ctx ctx, String path, String name, byte[] value, int flags) {
+    requireXattrs();
     Inode i = resolve(path);
     checkXattrName(i, name, true);
     submit(new SetXattrOp(i.ino(), name.getBytes(StandardCharsets.UTF_8), value, flags), ctx).orThrow();
   }
 
   public byte[] getxattr(String path, String name) {
+    requireXattrs();
     Inode i = resolve(path);
     checkXattrName(i, name, false);
     byte[] v = meta.getXattr(i.ino(), name.getBytes(StandardCharsets.UTF_8));
@@ -463,6 +465,7 @@ public final class Vfs implements AutoCloseable {
   }
 
   public List<String> listxattr(String path) {
+    requireXattrs();
     Inode i = resolve(path);
     List<String> out = new ArrayList<>();
     for (byte[] n : meta.listXattrs(i.ino())) {
@@ -472,9 +475,16 @@ public final class Vfs implements AutoCloseable {
   }
 
   public void removexattr(Ctx ctx, String path, String name) {
+    requireXattrs();
     Inode i = resolve(path);
     checkXattrName(i, name, true);
     submit(new RemoveXattrOp(i.ino(), name.getBytes(StandardCharsets.UTF_8)), ctx).orThrow();
+  }
+
+  private void requireXattrs() {
+    if (!config.xattrs()) {
+      throw new FsException(Errno.ENOSYS); // mounted with --no-xattrs
+    }
   }
 
   private static void checkXattrName(Inode i, String name, boolean write) {

@@ -15,15 +15,22 @@ package io.sharefs.vfs;
  * @param writeBehind creates, unlinks, mode/owner/time changes and close() answer at once with the result
  *     their op will have and commit in the background, in order, grouped with other ops; fsync waits
  *     for everything before it. Off: each of them waits for its commit.
+ * @param xattrs extended attributes are served; off: every xattr request fails with ENOSYS, which
+ *     the kernel remembers for the mount (callers then get EOPNOTSUPP) — it stops asking for
+ *     {@code security.capability} before every write(), one FUSE round trip each
  */
 public record VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile, boolean closeToOpen, long freshWindowNs,
-    boolean writeBehind) {
+    boolean writeBehind, boolean xattrs) {
   public VfsConfig(int inlineThreshold, int maxDirtyBlocksPerFile) {
-    this(inlineThreshold, maxDirtyBlocksPerFile, true, 0, false);
+    this(inlineThreshold, maxDirtyBlocksPerFile, true, 0, false, true);
   }
 
   public VfsConfig withWriteBehind(boolean on) {
-    return new VfsConfig(inlineThreshold, maxDirtyBlocksPerFile, closeToOpen, freshWindowNs, on);
+    return new VfsConfig(inlineThreshold, maxDirtyBlocksPerFile, closeToOpen, freshWindowNs, on, xattrs);
+  }
+
+  public VfsConfig withXattrs(boolean on) {
+    return new VfsConfig(inlineThreshold, maxDirtyBlocksPerFile, closeToOpen, freshWindowNs, writeBehind, on);
   }
 
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;

@@ -269,6 +269,22 @@ class VfsTest {
   }
 
   @Test
+  void withoutXattrsEveryXattrCallIsENOSYSAndNothingIsStored() {
+    writeFile("/x", new byte[0]);
+    vfs.setxattr(USER, "/x", "user.kept", "1".getBytes(), 0);
+    Vfs off = new Vfs(meta, blocks, new VfsConfig(4096, 4).withXattrs(false), tmp, () -> now += 1000);
+    long before = meta.tables().appliedTermIndex()[1];
+    assertErrno(Errno.ENOSYS, () -> off.getxattr("/x", "security.capability"));
+    assertErrno(Errno.ENOSYS, () -> off.getxattr("/x", "user.kept"));
+    assertErrno(Errno.ENOSYS, () -> off.listxattr("/x"));
+    assertErrno(Errno.ENOSYS, () -> off.setxattr(USER, "/x", "user.new", new byte[1], 0));
+    assertErrno(Errno.ENOSYS, () -> off.removexattr(USER, "/x", "user.kept"));
+    assertEquals(before, meta.tables().appliedTermIndex()[1], "nothing reached the log");
+    assertArrayEquals("1".getBytes(), vfs.getxattr("/x", "user.kept"), "a node with xattrs still sees them");
+    off.close();
+  }
+
+  @Test
   void timesFollowPosix() {
     writeFile("/f", "1".getBytes());
     Inode before = vfs.getattr("/f");
