@@ -10,7 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sharefs.block.BlockHash;
 import io.sharefs.block.CorruptBlockException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -76,6 +78,40 @@ class RocksBlockStoreTest {
       seen.clear();
       s.scan(false, b -> seen.put(BlockHash.hex(b.hash()), b) == null);
       assertEquals(Set.of(BlockHash.hex(smallHash)), seen.keySet());
+    }
+  }
+
+  @Test
+  void reclaimingFreesDeletedBlocksAndKeepsTheRest() throws Exception {
+    try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
+      Random r = new Random(4);
+      List<byte[]> kept = new ArrayList<>();
+      List<byte[]> hashes = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        byte[] b = new byte[200_000];
+        r.nextBytes(b);
+        hashes.add(s.put(b, 0, b.length));
+        if (i % 4 == 0) {
+          kept.add(b);
+        }
+      }
+      s.sync();
+      s.reclaimSpace(); // flushes: everything is in blob files now
+      long full = s.storedBytes();
+      assertTrue(full >= 40 * 200_000L, "stored " + full);
+      for (int i = 0; i < 40; i++) {
+        if (i % 4 != 0) {
+          s.delete(hashes.get(i));
+        }
+      }
+      assertTrue(s.storedBytes() >= full - 200_000, "deleting alone does not shrink blob files");
+      s.reclaimSpace();
+      long after = s.storedBytes();
+      assertTrue(after < full / 3, "stored " + after + " of " + full + " after reclaiming 30 of 40 blocks");
+      for (int i = 0; i < kept.size(); i++) {
+        assertArrayEquals(kept.get(i), s.get(hashes.get(4 * i)));
+      }
+      assertNull(s.get(hashes.get(1)));
     }
   }
 
