@@ -9,7 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Predicate;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.Checkpoint;
@@ -70,6 +73,15 @@ public final class MetaTables implements AutoCloseable {
   private final java.util.concurrent.locks.ReentrantReadWriteLock swap =
       new java.util.concurrent.locks.ReentrantReadWriteLock();
   private final WriteOptions writeOptions;
+  // Inode records and directory entries read from this replica, kept until a commit changes them:
+  // path resolution reads one of each per component, and the hot ones (parents, files just served)
+  // are few. Only present values are cached.
+  static final int CACHE_MAX = 50_000;
+  private static final int STRIPES = 1024;
+  private final ConcurrentHashMap<Long, Cached<Inode>> inodeCache = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<ByteBuffer, Cached<Dentry>> dentryCache = new ConcurrentHashMap<>();
+  private final AtomicLongArray stripeGen = new AtomicLongArray(STRIPES);
+  private final Object changeLock = new Object(); // one change at a time keeps each stripe's parity
   private final ReadOptions readOptions;
 
   private MetaTables(Path dir) throws RocksDBException {
@@ -128,22 +140,29 @@ public final class MetaTables implements AutoCloseable {
   public void replaceWith(Path checkpointDir) throws IOException {
     swap.writeLock().lock();
     try {
-      closeDb();
-      try (var s = Files.list(dir)) {
-        for (Path p : s.toList()) {
-          Files.delete(p);
-        }
-      }
-      try (var s = Files.list(checkpointDir)) {
-        for (Path p : s.toList()) {
-          if (!p.getFileName().toString().endsWith(".md5")) {
-            Files.copy(p, dir.resolve(p.getFileName()));
+      synchronized (changeLock) {
+        bump(null);
+        try {
+          closeDb();
+          try (var s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+              Files.delete(p);
+            }
           }
+          try (var s = Files.list(checkpointDir)) {
+            for (Path p : s.toList()) {
+              if (!p.getFileName().toString().endsWith(".md5")) {
+                Files.copy(p, dir.resolve(p.getFileName()));
+              }
+            }
+          }
+          openDb();
+        } catch (RocksDBException e) {
+          throw new IOException("cannot open the installed snapshot: " + e.getMessage(), e);
+        } finally {
+          endChange(null, null, null);
         }
       }
-      openDb();
-    } catch (RocksDBException e) {
-      throw new IOException("cannot open the installed snapshot: " + e.getMessage(), e);
     } finally {
       swap.writeLock().unlock();
     }
@@ -208,14 +227,96 @@ public final class MetaTables implements AutoCloseable {
   // ---- reads (local replica) ----
 
   public Inode getInode(long ino) {
+    Long key = ino;
+    int stripe = stripe(key);
+    Cached<Inode> c = inodeCache.get(key);
+    long gen = stripeGen.get(stripe);
+    if (c != null && c.gen() == gen) {
+      return c.value();
+    }
     byte[] v = get(CF_INODES, inoKey(ino));
-    return v == null ? null : Inode.fromBytes(v);
+    if (v == null) {
+      return null;
+    }
+    Inode i = Inode.fromBytes(v);
+    remember(inodeCache, key, i, gen);
+    return i;
   }
 
   public Dentry getDentry(long parent, byte[] name) {
-    byte[] key = dentryKey(parent, name);
-    byte[] v = get(CF_DENTRIES, key);
-    return v == null ? null : decodeDentry(key, v);
+    byte[] raw = dentryKey(parent, name);
+    ByteBuffer key = ByteBuffer.wrap(raw);
+    int stripe = stripe(key);
+    Cached<Dentry> c = dentryCache.get(key);
+    long gen = stripeGen.get(stripe);
+    if (c != null && c.gen() == gen) {
+      return c.value();
+    }
+    byte[] v = get(CF_DENTRIES, raw);
+    if (v == null) {
+      return null;
+    }
+    Dentry d = decodeDentry(raw, v);
+    remember(dentryCache, key, d, gen);
+    return d;
+  }
+
+  /**
+   * A value read from RocksDB with the generation its key's stripe had before the read. It is served
+   * only while the stripe still has that generation: a commit makes the generation of every stripe
+   * it touches odd before it writes and even (and different) after, so a value read before or
+   * during a commit is never served after it.
+   */
+  private record Cached<V>(V value, long gen) {}
+
+  private static int stripe(Object key) {
+    int h = key.hashCode();
+    return (h ^ (h >>> 16)) & (STRIPES - 1);
+  }
+
+  private <K, V> void remember(ConcurrentHashMap<K, Cached<V>> cache, K key, V value, long gen) {
+    if ((gen & 1) != 0) {
+      return; // read while a commit was changing this stripe
+    }
+    if (cache.size() >= CACHE_MAX) {
+      cache.clear(); // crude but bounded; the hot entries (parents, files just served) come back at once
+    }
+    cache.put(key, new Cached<>(value, gen));
+  }
+
+  /** Stripes a change will touch; null for every stripe. */
+  private static int[] stripes(Collection<Long> inos, Collection<ByteBuffer> dentryKeys) {
+    if (inos == null) {
+      return null;
+    }
+    java.util.BitSet set = new java.util.BitSet(STRIPES);
+    inos.forEach(k -> set.set(stripe(k)));
+    dentryKeys.forEach(k -> set.set(stripe(k)));
+    return set.stream().toArray();
+  }
+
+  private void bump(int[] stripes) {
+    if (stripes == null) {
+      for (int i = 0; i < STRIPES; i++) {
+        stripeGen.incrementAndGet(i);
+      }
+    } else {
+      for (int i : stripes) {
+        stripeGen.incrementAndGet(i);
+      }
+    }
+  }
+
+  /** Drops what the change replaced and closes it (generations even again). */
+  private void endChange(int[] stripes, Collection<Long> inos, Collection<ByteBuffer> dentryKeys) {
+    if (inos == null) {
+      inodeCache.clear();
+      dentryCache.clear();
+    } else {
+      inos.forEach(inodeCache::remove);
+      dentryKeys.forEach(dentryCache::remove);
+    }
+    bump(stripes);
   }
 
   public byte[] getXattr(long ino, byte[] name) {
@@ -276,11 +377,19 @@ public final class MetaTables implements AutoCloseable {
 
   /** Test hook: deletes an inode record outside the log, as corruption would. */
   public void deleteInodeForTesting(long ino) {
+    int[] stripes = stripes(List.of(ino), List.of());
     swap.readLock().lock();
     try {
-      db.delete(handles.get(CF_INODES), inoKey(ino));
-    } catch (RocksDBException e) {
-      throw new IllegalStateException(e);
+      synchronized (changeLock) {
+        bump(stripes);
+        try {
+          db.delete(handles.get(CF_INODES), inoKey(ino));
+        } catch (RocksDBException e) {
+          throw new IllegalStateException(e);
+        } finally {
+          endChange(stripes, List.of(ino), List.of());
+        }
+      }
     } finally {
       swap.readLock().unlock();
     }
@@ -325,13 +434,19 @@ public final class MetaTables implements AutoCloseable {
     return new Txn(this);
   }
 
-  void commit(WriteBatch batch, long term, long index) {
-    try {
-      batch.put(meta, APPLIED_KEY, ByteBuffer.allocate(16).putLong(term).putLong(index).array());
-      db.write(writeOptions, batch);
-    } catch (RocksDBException e) {
-      // A storage failure must stop this replica rather than let it diverge.
-      throw new IllegalStateException("metadata write failed at index " + index, e);
+  void commit(WriteBatch batch, long term, long index, Collection<Long> inos, Collection<ByteBuffer> dentryKeys) {
+    synchronized (changeLock) {
+      int[] stripes = stripes(inos, dentryKeys);
+      bump(stripes);
+      try {
+        batch.put(meta, APPLIED_KEY, ByteBuffer.allocate(16).putLong(term).putLong(index).array());
+        db.write(writeOptions, batch);
+      } catch (RocksDBException e) {
+        // A storage failure must stop this replica rather than let it diverge.
+        throw new IllegalStateException("metadata write failed at index " + index, e);
+      } finally {
+        endChange(stripes, inos, dentryKeys);
+      }
     }
   }
 

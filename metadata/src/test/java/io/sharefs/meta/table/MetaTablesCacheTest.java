@@ -1,0 +1,85 @@
+package io.sharefs.meta.table;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import io.sharefs.meta.FileMode;
+import io.sharefs.meta.Inode;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The read cache of inodes and entries never serves what a commit has replaced. */
+class MetaTablesCacheTest {
+  @TempDir Path tmp;
+  long index;
+
+  private void write(MetaTables t, long ino, long size, String name) {
+    try (Txn txn = t.begin()) {
+      Inode.Builder b = new Inode.Builder();
+      b.ino = ino;
+      b.mode = FileMode.S_IFREG | 0644;
+      b.nlink = 1;
+      b.size = size;
+      txn.putInode(b.build());
+      if (name != null) {
+        txn.putDentry(Inode.ROOT_INO, name.getBytes(StandardCharsets.UTF_8), ino, b.mode);
+      }
+      txn.commit(1, ++index);
+    }
+  }
+
+  @Test
+  void readsAreCachedUntilACommitChangesThem() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp)) {
+      write(t, 10, 1, "a");
+      Inode first = t.getInode(10);
+      assertSame(first, t.getInode(10), "second read comes from the cache");
+      assertEquals(10, t.getDentry(Inode.ROOT_INO, "a".getBytes()).ino());
+      write(t, 10, 2, null);
+      assertEquals(2, t.getInode(10).size());
+      try (Txn txn = t.begin()) {
+        txn.deleteDentry(Inode.ROOT_INO, "a".getBytes());
+        txn.deleteInode(10);
+        txn.commit(1, ++index);
+      }
+      assertNull(t.getInode(10));
+      assertNull(t.getDentry(Inode.ROOT_INO, "a".getBytes()));
+      t.deleteInodeForTesting(Inode.ROOT_INO);
+      assertNull(t.getInode(Inode.ROOT_INO));
+    }
+  }
+
+  @Test
+  void concurrentReadersNeverKeepAReplacedValue() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp)) {
+      write(t, 20, 0, "f");
+      AtomicBoolean done = new AtomicBoolean();
+      List<Thread> readers = new ArrayList<>();
+      for (int r = 0; r < 4; r++) {
+        Thread th = new Thread(() -> {
+          while (!done.get()) {
+            t.getInode(20);
+            t.getDentry(Inode.ROOT_INO, "f".getBytes());
+          }
+        });
+        th.start();
+        readers.add(th);
+      }
+      for (long size = 1; size <= 3000; size++) {
+        write(t, 20, size, size % 2 == 0 ? "f" : null);
+        assertEquals(size, t.getInode(20).size(), "read after commit " + size);
+      }
+      done.set(true);
+      for (Thread th : readers) {
+        th.join();
+      }
+      assertEquals(3000, t.getInode(20).size());
+    }
+  }
+}
