@@ -73,7 +73,8 @@ public final class Bench {
         case "lsyncd1" -> new LsyncdTarget(root, 1);
         case "sharefs" -> new SharefsTarget(root, "sharefs");
         case "sharefs-relaxed" -> new SharefsTarget(root, "sharefs-relaxed", "--open-barrier", "none");
-        case "sharefs-async" -> new SharefsTarget(root, "sharefs-async", "--open-barrier", "none", "--write-behind");
+        case "sharefs-async" -> new SharefsTarget(root, "sharefs-async", "--open-barrier", "none", "--write-behind",
+            "--no-xattrs");
         default -> throw new IllegalArgumentException("unknown target " + t);
       }) {
         log("== %s", target.name());

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -289,7 +290,7 @@ public final class MetaTables implements AutoCloseable {
     if (inos == null) {
       return null;
     }
-    java.util.BitSet set = new java.util.BitSet(STRIPES);
+    BitSet set = new BitSet(STRIPES);
     inos.forEach(k -> set.set(stripe(k)));
     dentryKeys.forEach(k -> set.set(stripe(k)));
     return set.stream().toArray();

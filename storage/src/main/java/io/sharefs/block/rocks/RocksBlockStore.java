@@ -12,11 +12,17 @@ import java.util.Arrays;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.MutableColumnFamilyOptions;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
@@ -24,6 +30,8 @@ import org.rocksdb.RocksDBException;
 import org.rocksdb.Status;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Blocks in a node-local RocksDB. Key: the 32-byte SHA-256; value: the block bytes. Large values go
@@ -45,7 +53,7 @@ public final class RocksBlockStore implements BlockStore {
     RocksDB.loadLibrary();
   }
 
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RocksBlockStore.class);
+  private static final Logger LOG = LoggerFactory.getLogger(RocksBlockStore.class);
 
   private final DBOptions options;
   private final ColumnFamilyOptions blockOptions;
@@ -58,8 +66,8 @@ public final class RocksBlockStore implements BlockStore {
   private final ReadOptions readOptions = new ReadOptions();
   private final Path dir;
   static final int RECLAIM_AFTER_DELETES = 256;
-  private final java.util.concurrent.atomic.AtomicInteger deletesSinceReclaim = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.ExecutorService reclaimer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+  private final AtomicInteger deletesSinceReclaim = new AtomicInteger();
+  private final ExecutorService reclaimer = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "block-space-reclaim");
     t.setDaemon(true);
     return t;
@@ -265,14 +273,14 @@ public final class RocksBlockStore implements BlockStore {
    */
   public void reclaimSpace() {
     deletesSinceReclaim.set(0);
-    try (org.rocksdb.FlushOptions flush = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+    try (FlushOptions flush = new FlushOptions().setWaitForFlush(true)) {
       db.flush(flush, blocksCf);
-      db.setOptions(blocksCf, org.rocksdb.MutableColumnFamilyOptions.builder()
+      db.setOptions(blocksCf, MutableColumnFamilyOptions.builder()
           .setEnableBlobGarbageCollection(true).setBlobGarbageCollectionAgeCutoff(1.0).build());
       try {
         db.compactRange(blocksCf);
       } finally {
-        db.setOptions(blocksCf, org.rocksdb.MutableColumnFamilyOptions.builder()
+        db.setOptions(blocksCf, MutableColumnFamilyOptions.builder()
             .setEnableBlobGarbageCollection(false).build());
       }
     } catch (RocksDBException e) {
@@ -329,7 +337,7 @@ public final class RocksBlockStore implements BlockStore {
   public void close() {
     reclaimer.shutdownNow();
     try {
-      reclaimer.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+      reclaimer.awaitTermination(30, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
