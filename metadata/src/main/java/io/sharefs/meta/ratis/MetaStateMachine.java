@@ -40,14 +40,6 @@ public final class MetaStateMachine extends BaseStateMachine {
   private final Condition appliedAdvanced = applyLock.newCondition();
   private volatile long appliedIndex;
   private volatile java.util.function.Consumer<MetaResult> applyListener = r -> {};
-  private volatile java.util.function.LongConsumer appliedHook = i -> {};
-
-  /**
-   * The log data of a commit nudge: an entry the leader appends when the log went quiet after a
-   * change, so its AppendEntries tells the followers that the change committed (else they learn it
-   * from the next heartbeat, up to half the election timeout later). Applying it changes nothing.
-   */
-  public static final byte[] NUDGE = new io.sharefs.meta.op.BatchOp(java.util.List.of()).toProto().toByteArray();
 
   public MetaStateMachine(MetaTables tables) {
     this.tables = tables;
@@ -124,7 +116,6 @@ public final class MetaStateMachine extends BaseStateMachine {
     long index = entry.getIndex();
     long term = entry.getTerm();
     MetaResult result;
-    boolean nudge;
     applyLock.lock();
     try {
       if (index <= appliedIndex) {
@@ -132,7 +123,6 @@ public final class MetaStateMachine extends BaseStateMachine {
         return CompletableFuture.completedFuture(Message.EMPTY);
       }
       byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
-      nudge = java.util.Arrays.equals(data, NUDGE);
       result = applier.apply(term, index, data);
       appliedIndex = index;
       updateLastAppliedTermIndex(term, index);
@@ -140,10 +130,6 @@ public final class MetaStateMachine extends BaseStateMachine {
     } finally {
       applyLock.unlock();
     }
-    if (nudge) {
-      return CompletableFuture.completedFuture(Message.EMPTY);
-    }
-    appliedHook.accept(index);
     try {
       if (result.batch().isEmpty()) {
         applyListener.accept(result);
@@ -162,11 +148,6 @@ public final class MetaStateMachine extends BaseStateMachine {
   /** Called (on its own thread) after a snapshot from the leader replaced the tables. */
   public void setSnapshotInstalledListener(Runnable r) {
     this.snapshotInstalled = r;
-  }
-
-  /** Called with the index of each applied change (not of nudges), outside the apply lock. */
-  public void setAppliedHook(java.util.function.LongConsumer hook) {
-    this.appliedHook = hook;
   }
 
   /** Called after each applied mutation, outside the apply lock (e.g. to pull the blocks of new files). */

@@ -66,7 +66,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
-    stateMachine.setAppliedHook(this::changeApplied);
     RaftGroup group = group(config.peers(), config.listeners());
     RaftProperties props = properties(config);
     boolean fresh = !Files.isDirectory(config.raftDir()) || isEmpty(config.raftDir());
@@ -199,8 +198,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     // Replies need to outlive only our client's retries, which stop at the write timeout.
     RaftServerConfigKeys.RetryCache.setExpiryTime(p,
         TimeDuration.valueOf(c.writeTimeoutMs() + 5_000, TimeUnit.MILLISECONDS));
-    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
-    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(800, TimeUnit.MILLISECONDS));
     // Expert overrides for measurements: SHAREFS_RATIS_PROPERTIES="key=value,key=value".
     String extra = System.getenv("SHAREFS_RATIS_PROPERTIES");
     if (extra != null && !extra.isBlank()) {
@@ -211,6 +208,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         }
       }
     }
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(800, TimeUnit.MILLISECONDS));
     return p;
   }
 
@@ -267,56 +266,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         return t;
       });
   private boolean barrierInFlight;
-
-  // Commit nudges (see MetaStateMachine.NUDGE): once no change has been applied for NUDGE_QUIET_MS,
-  // the leader appends a nudge so followers learn of the last change's commit at once.
-  static final long NUDGE_QUIET_MS = 2;
-  private final java.util.concurrent.ScheduledExecutorService nudger =
-      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "commit-nudge");
-        t.setDaemon(true);
-        return t;
-      });
-  private final java.util.concurrent.atomic.AtomicLong lastChangeApplied = new java.util.concurrent.atomic.AtomicLong();
-  private final java.util.concurrent.atomic.AtomicBoolean nudgeScheduled = new java.util.concurrent.atomic.AtomicBoolean();
-  private final java.util.concurrent.atomic.AtomicLong nudges = new java.util.concurrent.atomic.AtomicLong();
-
-  private void changeApplied(long index) {
-    lastChangeApplied.set(index);
-    if (nudgeScheduled.compareAndSet(false, true)) {
-      scheduleNudge(index);
-    }
-  }
-
-  private void scheduleNudge(long seen) {
-    try {
-      nudger.schedule(() -> {
-        long now = lastChangeApplied.get();
-        if (now != seen) {
-          scheduleNudge(now); // still busy: the next entries carry the commit index themselves
-          return;
-        }
-        nudgeScheduled.set(false);
-        if (!isLeader()) {
-          return;
-        }
-        nudges.incrementAndGet();
-        try {
-          server.submitClientRequestAsync(localRequest(Message.valueOf(UnsafeByteOperations.unsafeWrap(
-              MetaStateMachine.NUDGE)), RaftClientRequest.writeRequestType()));
-        } catch (IOException e) {
-          LOG.debug("commit nudge not sent: {}", e.toString());
-        }
-      }, NUDGE_QUIET_MS, TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      nudgeScheduled.set(false); // closing
-    }
-  }
-
-  /** Commit nudges this node appended as leader. */
-  public long nudges() {
-    return nudges.get();
-  }
   private CompletableFuture<Boolean> nextBarrier;
   private final java.util.concurrent.atomic.AtomicLong barrierCalls = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong barrierRounds = new java.util.concurrent.atomic.AtomicLong();
@@ -574,7 +523,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   @Override
   public void close() {
     barrierExecutor.shutdownNow();
-    nudger.shutdownNow();
     try {
       client.close();
     } catch (IOException e) {

@@ -1,7 +1,6 @@
 package io.sharefs.meta.ratis;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -99,65 +98,5 @@ class ReadBarrierTest {
         s.close();
       }
     }
-  }
-
-  @Test
-  void aQuietLeaderNudgesFollowersWithAnEntryThatChangesNothing() throws Exception {
-    Map<String, String> peers = new LinkedHashMap<>();
-    for (String id : List.of("n1", "n2", "n3")) {
-      peers.put(id, "127.0.0.1:" + RaftMetaStoreTest.freePort());
-    }
-    List<RaftMetaStore> stores = new ArrayList<>();
-    try {
-      for (String id : peers.keySet()) {
-        stores.add(RaftMetaStore.start(new RaftConfig(id, peers, tmp.resolve(id + "/raft"), 10_000, 10_000),
-            MetaTables.open(tmp.resolve(id + "/meta"))));
-      }
-      RaftMetaStore leader = null;
-      for (RaftMetaStore s : stores) {
-        assertTrue(s.awaitLeader(30_000), "no leader");
-      }
-      for (RaftMetaStore s : stores) {
-        if (s.status().role().equals("leader")) {
-          leader = s;
-        }
-      }
-      assertNotNull(leader);
-      RaftMetaStore l = leader;
-      long nudgesBefore = l.nudges();
-      Inode made = l.submit(new CreateOp(Inode.ROOT_INO, "one".getBytes(UTF_8), FileMode.S_IFREG | 0644, 0, null)
-          .settle(1, 0, 0)).orThrow();
-      long changeIndex = l.stateMachine().appliedIndex();
-      // Once the log is quiet the leader appends one nudge; every replica applies it without change.
-      for (int i = 0; i < 500 && l.nudges() == nudgesBefore; i++) {
-        Thread.sleep(10);
-      }
-      assertTrue(l.nudges() > nudgesBefore, "no nudge after a quiet log");
-      for (RaftMetaStore s : stores) {
-        for (int i = 0; i < 500 && s.stateMachine().appliedIndex() <= changeIndex; i++) {
-          Thread.sleep(10);
-        }
-        assertTrue(s.stateMachine().appliedIndex() > changeIndex, s.status().role() + " did not apply the nudge");
-        assertTrue(s.lookup(Inode.ROOT_INO, "one".getBytes(UTF_8)).ino() == made.ino());
-        assertEquals(2, countInodes(s), "root and the one file");
-      }
-      // A nudge is not a change: it does not nudge again.
-      long settled = l.nudges();
-      Thread.sleep(300);
-      assertEquals(settled, l.nudges());
-    } finally {
-      for (RaftMetaStore s : stores) {
-        s.close();
-      }
-    }
-  }
-
-  private static int countInodes(RaftMetaStore s) {
-    int[] n = {0};
-    s.tables().forEachInode(i -> {
-      n[0]++;
-      return true;
-    });
-    return n[0];
   }
 }
