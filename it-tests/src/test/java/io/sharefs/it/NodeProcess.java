@@ -55,10 +55,31 @@ public final class NodeProcess implements AutoCloseable {
     this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
   }
 
-  public static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+  private static final java.util.Set<Integer> HANDED_OUT = new java.util.HashSet<>();
+
+  /**
+   * A port p with p+1..p+3 free too (a node's Raft, block, metrics and admin ports), below the
+   * kernel's ephemeral range (32768 and up): a port from that range can be taken by any outgoing
+   * connection between this check and the node's bind, which once failed a CI run with "Address
+   * already in use". Ranges handed out earlier in this JVM are never handed out again.
+   */
+  public static synchronized int freePort() throws IOException {
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 500; attempt++) {
+      int p = 20_000 + 4 * random.nextInt(3_000); // 20000..31996, p+3 below 32768
+      if (HANDED_OUT.contains(p)) {
+        continue;
+      }
+      java.net.InetAddress lo = java.net.InetAddress.getLoopbackAddress();
+      try (ServerSocket a = new ServerSocket(p, 1, lo); ServerSocket b = new ServerSocket(p + 1, 1, lo);
+          ServerSocket c = new ServerSocket(p + 2, 1, lo); ServerSocket d = new ServerSocket(p + 3, 1, lo)) {
+        HANDED_OUT.add(p);
+        return p;
+      } catch (IOException e) {
+        // in use: try another
+      }
     }
+    throw new IOException("no four free ports in a row between 20000 and 32767");
   }
 
   public static Path jar() {
