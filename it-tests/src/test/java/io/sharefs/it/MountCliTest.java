@@ -65,7 +65,7 @@ class MountCliTest {
   void optionsComeFromAConfigFileAndFlagsWin() throws Exception {
     Path mp = Files.createDirectories(tmp.resolve("site"));
     Path cfg = tmp.resolve("sharefs.properties");
-    int port = SharefsCluster.freeEvenPortPair();
+    int port = NodeProcess.freePort();
     Files.writeString(cfg, "# sharefs mount options\ndata-dir = " + tmp.resolve("cfg-data") + "\nlisten = 127.0.0.1:"
         + port + "\nmetrics = off\nnode-id = from-config\nmountpoint = " + mp + "\n");
     // --node-id on the command line overrides the file.
@@ -116,7 +116,7 @@ class MountCliTest {
     Result badName = sharefs("ca", "issue", "--ca", ca.toString(), "--name", "a b", "--out", tmp.resolve("x").toString());
     assertEquals(1, badName.code(), badName.out());
 
-    String listen = "127.0.0.1:" + SharefsCluster.freeEvenPortPair();
+    String listen = "127.0.0.1:" + NodeProcess.freePort();
     Result adminAsNode = sharefs("mount", "--data-dir", tmp.resolve("d-admin").toString(), "--listen", listen,
         "--tls-dir", tmp.resolve("ops").toString(), Files.createDirectories(tmp.resolve("m-admin")).toString());
     assertEquals(1, adminAsNode.code(), adminAsNode.out());

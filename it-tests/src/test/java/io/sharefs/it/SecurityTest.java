@@ -136,7 +136,7 @@ class SecurityTest {
     try (SharefsCluster c = SharefsCluster.start(tmp.resolve("c"), 1)) {
       CertificateAuthority other = CertificateAuthority.create(tmp.resolve("other/ca"), "other", Duration.ofDays(90));
       other.issue("n9", Role.NODE, List.of("127.0.0.1"), Duration.ofDays(90), tmp.resolve("other/n9"));
-      String listen = "127.0.0.1:" + SharefsCluster.freeEvenPortPair();
+      String listen = "127.0.0.1:" + NodeProcess.freePort();
       try (NodeProcess intruder = new NodeProcess(tmp.resolve("n9/data"), tmp.resolve("n9/mnt"), listen,
           List.of("--node-id", "n9", "--join", c.address(0), "--tls-dir", tmp.resolve("other/n9").toString()))) {
         intruder.launch();

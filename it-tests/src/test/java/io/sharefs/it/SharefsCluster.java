@@ -34,7 +34,7 @@ public final class SharefsCluster implements AutoCloseable {
     for (int i = 1; i <= n; i++) {
       String id = "n" + i;
       ids.add(id);
-      addresses.put(id, "127.0.0.1:" + freeEvenPortPair());
+      addresses.put(id, "127.0.0.1:" + NodeProcess.freePort());
     }
   }
 
@@ -54,20 +54,6 @@ public final class SharefsCluster implements AutoCloseable {
       ca.issue(id, Role.NODE, List.of("127.0.0.1"), Duration.ofDays(90), dir);
     }
     return dir;
-  }
-
-  /** A free port p with p+1, p+2 and p+3 also free (Raft, blocks, metrics, admin). */
-  static int freeEvenPortPair() throws Exception {
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int p = NodeProcess.freePort();
-      try (var a = new java.net.ServerSocket(p); var b = new java.net.ServerSocket(p + 1);
-          var m = new java.net.ServerSocket(p + 2); var d = new java.net.ServerSocket(p + 3)) {
-        return p;
-      } catch (java.io.IOException e) {
-        // try another
-      }
-    }
-    throw new IllegalStateException("no free port pair");
   }
 
   public static SharefsCluster start(Path root, int n, String... extraArgs) throws Exception {
@@ -133,7 +119,7 @@ public final class SharefsCluster implements AutoCloseable {
     int i = nodes.size();
     String id = "n" + (i + 1);
     ids.add(id);
-    addresses.put(id, "127.0.0.1:" + freeEvenPortPair());
+    addresses.put(id, "127.0.0.1:" + NodeProcess.freePort());
     Path dir = root.resolve(id);
     Files.createDirectories(dir);
     List<String> args = new ArrayList<>(List.of("--node-id", id, "--join", addresses.get(ids.get(via)),
