@@ -39,6 +39,14 @@ public final class MetaStateMachine extends BaseStateMachine {
   private final ReentrantLock applyLock = new ReentrantLock();
   private final Condition appliedAdvanced = applyLock.newCondition();
   private volatile long appliedIndex;
+  /**
+   * Index of the last applied entry that carried a change (not a configuration, no-op or Ratis metadata
+   * entry). Every write acknowledged to anyone is at or below it on the leader, so it is what a
+   * follower's close-to-open barrier must reach. (Ratis's own read index is the leader's commit index,
+   * which after a quiet spell is the metadata entry Ratis appends to record the commit; followers
+   * learn that it committed only from the next heartbeat.)
+   */
+  private volatile long lastChangeIndex;
   private volatile java.util.function.Consumer<MetaResult> applyListener = r -> {};
 
   public MetaStateMachine(MetaTables tables) {
@@ -52,6 +60,7 @@ public final class MetaStateMachine extends BaseStateMachine {
     storage.init(raftStorage);
     long[] ti = tables.appliedTermIndex();
     appliedIndex = ti[1];
+    lastChangeIndex = ti[1];
     if (ti[1] >= 0) {
       setLastAppliedTermIndex(TermIndex.valueOf(ti[0], ti[1]));
     }
@@ -90,6 +99,7 @@ public final class MetaStateMachine extends BaseStateMachine {
       tables.replaceWith(dir);
       long[] ti = tables.appliedTermIndex();
       appliedIndex = ti[1];
+      lastChangeIndex = ti[1];
       setLastAppliedTermIndex(TermIndex.valueOf(ti[0], ti[1]));
       LOG.info("installed metadata snapshot {} from the leader; applied index now {}", snap.getTermIndex(), ti[1]);
       Thread t = new Thread(snapshotInstalled, "after-snapshot-install");
@@ -125,6 +135,7 @@ public final class MetaStateMachine extends BaseStateMachine {
       byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
       result = applier.apply(term, index, data);
       appliedIndex = index;
+      lastChangeIndex = index;
       updateLastAppliedTermIndex(term, index);
       appliedAdvanced.signalAll();
     } finally {
@@ -155,10 +166,39 @@ public final class MetaStateMachine extends BaseStateMachine {
     this.applyListener = listener;
   }
 
-  /** Read barrier: nothing to read, the reply itself says the replica caught up with the read index. */
+  /**
+   * Read barrier, answered by the leader after its read index (lease) check: the index of the last
+   * change it applied, which the asking follower then waits to apply itself.
+   */
   @Override
   public CompletableFuture<Message> query(Message request) {
-    return CompletableFuture.completedFuture(Message.EMPTY);
+    if (!leaseCheck.getAsBoolean()) {
+      return CompletableFuture.failedFuture(new IOException(
+          "not a leader that a majority of voters answered within its lease; ask again"));
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(
+        java.nio.ByteBuffer.allocate(Long.BYTES).putLong(lastChangeIndex).array())));
+  }
+
+  private volatile java.util.function.BooleanSupplier leaseCheck = () -> false;
+
+  /**
+   * Whether this peer may answer barrier queries: it leads, and no other peer can have been elected
+   * since a majority last answered it. Barrier queries are sent as non-linearizable reads (Ratis'
+   * linearizable path waits for its own read index, which stalls as described above), so this check
+   * is what keeps a deposed leader from answering.
+   */
+  public void setLeaseCheck(java.util.function.BooleanSupplier check) {
+    this.leaseCheck = check;
+  }
+
+  /** Decodes a {@link #query} answer. */
+  static long lastChangeIndex(Message answer) {
+    var content = answer.getContent();
+    if (content.size() != Long.BYTES) {
+      throw new IllegalArgumentException("barrier answer of " + content.size() + " bytes");
+    }
+    return content.asReadOnlyByteBuffer().getLong();
   }
 
   @Override

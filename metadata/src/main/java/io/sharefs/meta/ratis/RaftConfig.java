@@ -16,10 +16,20 @@ import java.util.Map;
  * @param segmentBytes size at which a log segment is closed (only closed segments can be purged)
  * @param listeners ids among {@code peers} that do not vote
  * @param tls mutual TLS for every Raft connection (server, peers, client), or null for plaintext (tests only)
+ * @param electionTimeoutMs the shortest election timeout (the longest is twice that); the leader sends a
+ *     heartbeat every half of it
  */
 public record RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery,
-    long writeTimeoutMs, long segmentBytes, java.util.Set<String> listeners, GrpcTlsConfig tls) {
+    long writeTimeoutMs, long segmentBytes, java.util.Set<String> listeners, GrpcTlsConfig tls,
+    long electionTimeoutMs) {
   public static final long DEFAULT_SEGMENT_BYTES = 8L << 20;
+  public static final long DEFAULT_ELECTION_TIMEOUT_MS = 400;
+
+  public RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery, long writeTimeoutMs,
+      long segmentBytes, java.util.Set<String> listeners, GrpcTlsConfig tls) {
+    this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, listeners, tls,
+        DEFAULT_ELECTION_TIMEOUT_MS);
+  }
 
   public RaftConfig(String nodeId, Map<String, String> peers, Path raftDir, long snapshotEvery, long writeTimeoutMs) {
     this(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, DEFAULT_SEGMENT_BYTES, java.util.Set.of(), null);
@@ -34,6 +44,9 @@ public record RaftConfig(String nodeId, Map<String, String> peers, Path raftDir,
   public static final long DEFAULT_WRITE_TIMEOUT_MS = 15_000;
 
   public RaftConfig {
+    if (electionTimeoutMs < 50) {
+      throw new IllegalArgumentException("election timeout must be at least 50 ms");
+    }
     if (segmentBytes < 64 * 1024) {
       throw new IllegalArgumentException("log segments must be at least 64 KiB");
     }
@@ -50,7 +63,13 @@ public record RaftConfig(String nodeId, Map<String, String> peers, Path raftDir,
 
   /** The same configuration with every Raft connection over mutual TLS. */
   public RaftConfig withTls(GrpcTlsConfig tls) {
-    return new RaftConfig(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, listeners, tls);
+    return new RaftConfig(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, listeners, tls,
+        electionTimeoutMs);
+  }
+
+  /** The same configuration with another shortest election timeout. */
+  public RaftConfig withElectionTimeout(long ms) {
+    return new RaftConfig(nodeId, peers, raftDir, snapshotEvery, writeTimeoutMs, segmentBytes, listeners, tls, ms);
   }
 
   public String address() {

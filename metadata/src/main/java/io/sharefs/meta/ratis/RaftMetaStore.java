@@ -66,6 +66,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
+    stateMachine.setLeaseCheck(this::leaseHeld);
     RaftGroup group = group(config.peers(), config.listeners());
     RaftProperties props = properties(config);
     boolean fresh = !Files.isDirectory(config.raftDir()) || isEmpty(config.raftDir());
@@ -208,8 +209,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         }
       }
     }
-    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(400, TimeUnit.MILLISECONDS));
-    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(800, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(c.electionTimeoutMs(), TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2 * c.electionTimeoutMs(), TimeUnit.MILLISECONDS));
     return p;
   }
 
@@ -332,13 +333,22 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     }
     try {
       barrierRounds.incrementAndGet();
-      // Completion runs on Ratis' own threads (the state machine updater for a follower's read): the
-      // next round must be sent from elsewhere, as sending it blocks until that thread moves on.
-      server.submitClientRequestAsync(readIndexRequest()).whenCompleteAsync((reply, e) -> {
-        waiters.complete(e == null && reply.isSuccess());
+      // Completion runs on the client's threads: waiting for the local replica and sending the next
+      // round happen on the barrier thread instead.
+      askLeader().whenCompleteAsync((reply, e) -> {
+        boolean ok = false;
+        try {
+          ok = e == null && reply.isSuccess() && stateMachine.awaitApplied(
+              MetaStateMachine.lastChangeIndex(reply.getMessage()), BARRIER_TIMEOUT_MS);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+        } catch (RuntimeException re) {
+          LOG.debug("shared read barrier answer unusable", re);
+        }
+        waiters.complete(ok);
         startSharedRound();
       }, barrierExecutor);
-    } catch (IOException | RuntimeException e) {
+    } catch (RuntimeException e) {
       waiters.complete(false);
       startSharedRound();
     }
@@ -357,8 +367,54 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     }
   }
 
-  private RaftClientRequest readIndexRequest() {
-    return localRequest(Message.EMPTY, RaftClientRequest.readRequestType());
+  /**
+   * One barrier round trip: the leader checks its lease ({@link #leaseHeld}) and answers with the index
+   * of the last change it applied, which covers every write acknowledged anywhere before; this replica
+   * then waits until it has applied that index. It learns that the change committed at once, from the
+   * message that carries the metadata entry Ratis logs after each commit.
+   *
+   * <p>Not Ratis' linearizable read: that waits for the read index to be applied (on a follower) or
+   * confirmed (on the leader); the read index is the commit index, which after a quiet spell names
+   * that metadata entry, whose own commit followers learn only from the next heartbeat. Measured on a
+   * 3-peer group in one JVM, a barrier right after a write: p90 210 ms that way, p99 25 ms this way.
+   */
+  private CompletableFuture<RaftClientReply> askLeader() {
+    return client.async().sendReadOnlyNonLinearizable(Message.EMPTY);
+  }
+
+  /**
+   * A leader's lease: it is ready (has applied everything committed before its term), and a majority of
+   * the voters (itself included) answered it within three quarters of the shortest election timeout.
+   * No follower that answered that recently can have voted for another leader yet, so nothing can have
+   * been committed elsewhere that this leader has not applied. The margin (a quarter of the timeout,
+   * 100 ms by default) covers the round trip, since the time counts from the answer, not the request.
+   */
+  boolean leaseHeld() {
+    try {
+      var division = server.getDivision(GROUP_ID);
+      var info = division.getInfo();
+      if (!info.isLeaderReady()) {
+        return false;
+      }
+      long leaseMs = config.electionTimeoutMs() * 3 / 4;
+      java.util.Set<String> fresh = new java.util.HashSet<>();
+      fresh.add(server.getId().toString());
+      for (var f : info.getRoleInfoProto().getLeaderInfo().getFollowerInfoList()) {
+        if (f.getLastRpcElapsedTimeMs() < leaseMs) {
+          fresh.add(f.getId().getId().toStringUtf8());
+        }
+      }
+      var conf = division.getRaftConf();
+      return majorityIn(conf.getCurrentPeers(), fresh)
+          && (conf.getPreviousPeers().isEmpty() || majorityIn(conf.getPreviousPeers(), fresh));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static boolean majorityIn(java.util.Collection<RaftPeer> voters, java.util.Set<String> fresh) {
+    long answered = voters.stream().filter(p -> fresh.contains(p.getId().toString())).count();
+    return answered > voters.size() / 2;
   }
 
   /** A request handed straight to this peer's server, from this store's own client id. */
@@ -384,19 +440,23 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         if (isLeader()) {
           return; // the leader applies before it answers any writer
         }
-        RaftClientRequest req = readIndexRequest();
         barrierRounds.incrementAndGet();
         long left = Math.max(1, deadline - System.currentTimeMillis());
-        RaftClientReply reply = server.submitClientRequestAsync(req).get(left, TimeUnit.MILLISECONDS);
+        RaftClientReply reply = askLeader().get(left, TimeUnit.MILLISECONDS);
         if (reply.isSuccess()) {
-          if (degraded) {
-            barrierDegradedUntil = 0;
-            LOG.info("metadata leader reachable again; reads are synchronised with it");
+          long index = MetaStateMachine.lastChangeIndex(reply.getMessage());
+          if (stateMachine.awaitApplied(index, Math.max(1, deadline - System.currentTimeMillis()))) {
+            if (degraded) {
+              barrierDegradedUntil = 0;
+              LOG.info("metadata leader reachable again; reads are synchronised with it");
+            }
+            return;
           }
-          return;
+          why = "this replica did not apply index " + index + " in time";
+        } else {
+          why = String.valueOf(reply.getException());
         }
-        why = String.valueOf(reply.getException());
-      } catch (IOException | ExecutionException | TimeoutException e) {
+      } catch (ExecutionException | TimeoutException e) {
         why = e.toString();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

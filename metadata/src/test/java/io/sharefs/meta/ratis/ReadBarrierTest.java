@@ -1,6 +1,7 @@
 package io.sharefs.meta.ratis;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,7 +22,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The follower's close-to-open barrier on a real 3-peer group: fresh for every caller, shared when concurrent. */
+/**
+ * The follower's close-to-open barrier on a real 3-peer group: fresh for every caller, shared when
+ * concurrent, not waiting for heartbeats, and answered only by a leader that holds its lease.
+ */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ReadBarrierTest {
   @TempDir Path tmp;
@@ -94,6 +98,102 @@ class ReadBarrierTest {
       assertTrue(rounds < calls, "8 concurrent callers should share read-index rounds: " + rounds + " for " + calls);
     } finally {
       pool.shutdownNow();
+      for (RaftMetaStore s : stores) {
+        s.close();
+      }
+    }
+  }
+
+  private List<RaftMetaStore> startGroup(long electionTimeoutMs) throws Exception {
+    Map<String, String> peers = new LinkedHashMap<>();
+    for (String id : List.of("n1", "n2", "n3")) {
+      peers.put(id, "127.0.0.1:" + RaftMetaStoreTest.freePort());
+    }
+    List<RaftMetaStore> stores = new ArrayList<>();
+    for (String id : peers.keySet()) {
+      stores.add(RaftMetaStore.start(new RaftConfig(id, peers, tmp.resolve(id + "/raft"), 10_000, 10_000)
+          .withElectionTimeout(electionTimeoutMs), MetaTables.open(tmp.resolve(id + "/meta"))));
+    }
+    for (RaftMetaStore s : stores) {
+      assertTrue(s.awaitLeader(60_000), "no leader");
+    }
+    return stores;
+  }
+
+  private static RaftMetaStore withRole(List<RaftMetaStore> stores, boolean leader) {
+    for (RaftMetaStore s : stores) {
+      if (s.status().role().equals("leader") == leader) {
+        return s;
+      }
+    }
+    throw new AssertionError("no " + (leader ? "leader" : "follower"));
+  }
+
+  /**
+   * With heartbeats one second apart, a barrier right after a write must not wait for one. Ratis' own
+   * read index did (the commit index then names the metadata entry logged after the write, whose commit
+   * a follower learns from the next heartbeat): up to a second here, typically a few ms now.
+   */
+  @Test
+  void aBarrierRightAfterAWriteDoesNotWaitForTheNextHeartbeat() throws Exception {
+    List<RaftMetaStore> stores = startGroup(2_000);
+    try {
+      RaftMetaStore l = withRole(stores, true);
+      RaftMetaStore f = withRole(stores, false);
+      f.syncWithLeader(); // connections up
+      List<Long> slow = new ArrayList<>();
+      for (int k = 0; k < 20; k++) {
+        byte[] name = ("w" + k).getBytes(UTF_8);
+        Inode made = l.submit(new CreateOp(Inode.ROOT_INO, name, FileMode.S_IFREG | 0644, 0, null)
+            .settle(1, 0, 0)).orThrow();
+        long t0 = System.nanoTime();
+        f.syncWithLeader();
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        var d = f.lookup(Inode.ROOT_INO, name);
+        assertNotNull(d, "write before the barrier missing after it");
+        assertTrue(d.ino() == made.ino());
+        if (ms >= 500) { // half the heartbeat interval: a wait for a heartbeat, not a slow machine
+          slow.add(ms);
+        }
+      }
+      assertTrue(slow.isEmpty(), "barriers that waited for a heartbeat (ms): " + slow);
+    } finally {
+      for (RaftMetaStore s : stores) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
+  void onlyALeaderThatAMajorityAnsweredRecentlyHoldsTheLease() throws Exception {
+    List<RaftMetaStore> stores = startGroup(400);
+    try {
+      RaftMetaStore l = withRole(stores, true);
+      for (RaftMetaStore s : stores) {
+        if (s != l) {
+          assertFalse(s.leaseHeld(), "a follower answered a barrier query");
+        }
+      }
+      long until = System.currentTimeMillis() + 10_000;
+      while (!l.leaseHeld() && System.currentTimeMillis() < until) {
+        Thread.sleep(10);
+      }
+      assertTrue(l.leaseHeld(), "the leader of a healthy group holds no lease");
+      // Both followers gone: nobody answers the leader any more, so its lease must lapse, and it must
+      // stay lapsed (the leader does not step down at once, and must not answer meanwhile).
+      for (RaftMetaStore s : stores) {
+        if (s != l) {
+          s.close();
+        }
+      }
+      until = System.currentTimeMillis() + 10_000;
+      while (l.leaseHeld() && System.currentTimeMillis() < until) {
+        Thread.sleep(10);
+      }
+      assertFalse(l.leaseHeld(), "lease still held with no follower answering");
+      Thread.sleep(300);
+      assertFalse(l.leaseHeld(), "lease came back with no follower answering");
+    } finally {
       for (RaftMetaStore s : stores) {
         s.close();
       }
