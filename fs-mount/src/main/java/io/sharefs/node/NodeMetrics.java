@@ -126,6 +126,21 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .callback(cb -> cb.call(blocks.underReplicated())).register(registry);
     GaugeWithCallback.builder().name("sharefs_open_handles").help("open file handles")
         .callback(cb -> cb.call(vfs.openHandles())).register(registry);
+    CounterWithCallback.builder().name("sharefs_barrier_calls_total")
+        .help("close-to-open barriers asked for (strict opens and failed lookups)")
+        .callback(cb -> cb.call(meta.barrierStats().calls())).register(registry);
+    CounterWithCallback.builder().name("sharefs_barrier_rounds_total")
+        .help("round trips to the leader sent for barriers (the rest were shared or answered locally)")
+        .callback(cb -> cb.call(meta.barrierStats().rounds())).register(registry);
+    CounterWithCallback.builder().name("sharefs_barrier_wait_seconds_total")
+        .help("time spent waiting in barriers")
+        .callback(cb -> cb.call(meta.barrierStats().waitNanos() / 1e9)).register(registry);
+    CounterWithCallback.builder().name("sharefs_barrier_lease_refusals_total")
+        .help("barrier queries refused by this node as a leader without its lease")
+        .callback(cb -> cb.call(meta.barrierStats().leaseRefusals())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_barrier_degraded")
+        .help("1 while the leader is unreachable and opens serve the local replica, which may be stale")
+        .callback(cb -> cb.call(meta.barrierStats().degraded() ? 1 : 0)).register(registry);
   }
 
   /** Serves the endpoint on host:port. */

@@ -242,4 +242,34 @@ class ClusterTest {
       assertTrue(text.contains("sharefs_peer_rtt_seconds{peer=\"" + peer + "\"}"), text);
     }
   }
+
+  @Test
+  void strictOpensOnFollowersShowInTheBarrierMetrics() throws Exception {
+    int leader = cluster.leader(30_000);
+    Path written = m(leader).resolve("barrier-metrics.txt");
+    Files.writeString(written, "fresh");
+    for (int i = 0; i < cluster.size(); i++) {
+      if (i == leader) {
+        continue;
+      }
+      long calls0 = sample(cluster.metrics(i), "sharefs_barrier_calls_total");
+      for (int k = 0; k < 20; k++) {
+        assertEquals("fresh", Files.readString(m(i).resolve("barrier-metrics.txt")));
+      }
+      String text = cluster.metrics(i);
+      long calls = sample(text, "sharefs_barrier_calls_total");
+      long rounds = sample(text, "sharefs_barrier_rounds_total");
+      assertTrue(calls - calls0 >= 20, "20 strict opens on a follower, barrier calls went " + calls0 + " -> " + calls);
+      assertTrue(rounds >= 1 && rounds <= calls, "rounds " + rounds + " for " + calls + " calls");
+      assertTrue(text.contains("sharefs_barrier_wait_seconds_total "), text);
+      assertEquals(0, sample(text, "sharefs_barrier_degraded"), "leader reachable, yet degraded");
+    }
+    assertTrue(cluster.metrics(leader).contains("sharefs_barrier_lease_refusals_total "));
+  }
+
+  private static long sample(String metrics, String name) {
+    return metrics.lines().filter(l -> l.startsWith(name + " ")).findFirst()
+        .map(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .orElseThrow(() -> new AssertionError(name + " missing from\n" + metrics));
+  }
 }

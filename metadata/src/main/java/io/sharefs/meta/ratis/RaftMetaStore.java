@@ -66,7 +66,13 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
-    stateMachine.setLeaseCheck(this::leaseHeld);
+    stateMachine.setLeaseCheck(() -> {
+      boolean held = leaseHeld();
+      if (!held) {
+        leaseRefusals.incrementAndGet();
+      }
+      return held;
+    });
     RaftGroup group = group(config.peers(), config.listeners());
     RaftProperties props = properties(config);
     boolean fresh = !Files.isDirectory(config.raftDir()) || isEmpty(config.raftDir());
@@ -270,6 +276,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private CompletableFuture<Boolean> nextBarrier;
   private final java.util.concurrent.atomic.AtomicLong barrierCalls = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong barrierRounds = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder barrierNanos = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.AtomicLong leaseRefusals = new java.util.concurrent.atomic.AtomicLong();
 
   /**
    * Close-to-open barrier on followers: a Raft read-index round to the leader, after which this replica
@@ -283,6 +291,15 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    */
   @Override
   public void syncWithLeader() {
+    long start = System.nanoTime();
+    try {
+      barrier();
+    } finally {
+      barrierNanos.add(System.nanoTime() - start);
+    }
+  }
+
+  private void barrier() {
     barrierCalls.incrementAndGet();
     if (isLeader() || System.currentTimeMillis() < barrierDegradedUntil) {
       syncAlone();
@@ -354,9 +371,20 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     }
   }
 
-  /** Barrier calls made and read-index rounds sent for them (calls - rounds were shared). */
-  public long[] barrierCounts() {
-    return new long[] {barrierCalls.get(), barrierRounds.get()};
+  /**
+   * What the close-to-open barrier did on this node.
+   *
+   * @param calls barriers asked for (opens and failed lookups in strict mode)
+   * @param rounds round trips to the leader sent for them (calls - rounds were shared or answered locally)
+   * @param waitNanos time callers spent in the barrier
+   * @param leaseRefusals barrier queries this node refused as a leader without its lease
+   * @param degraded whether the leader is unreachable and opens serve the local replica
+   */
+  public record BarrierStats(long calls, long rounds, long waitNanos, long leaseRefusals, boolean degraded) {}
+
+  public BarrierStats barrierStats() {
+    return new BarrierStats(barrierCalls.get(), barrierRounds.get(), barrierNanos.sum(), leaseRefusals.get(),
+        System.currentTimeMillis() < barrierDegradedUntil);
   }
 
   private boolean isLeader() {

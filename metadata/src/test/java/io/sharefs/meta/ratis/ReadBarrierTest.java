@@ -58,7 +58,7 @@ class ReadBarrierTest {
       assertNotNull(leader);
       RaftMetaStore l = leader;
       RaftMetaStore f = follower;
-      long[] before = f.barrierCounts();
+      var before = f.barrierStats();
       // A stream of other writes keeps the follower applying, so read-index replies also complete on
       // Ratis' state machine thread (where sending the next shared round once deadlocked).
       java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
@@ -90,9 +90,9 @@ class ReadBarrierTest {
       }
       done.set(true);
       background.get(30, TimeUnit.SECONDS);
-      long[] after = f.barrierCounts();
-      long calls = after[0] - before[0];
-      long rounds = after[1] - before[1];
+      var after = f.barrierStats();
+      long calls = after.calls() - before.calls();
+      long rounds = after.rounds() - before.rounds();
       System.out.printf("follower barrier: %d calls, %d read-index rounds%n", calls, rounds);
       assertTrue(calls == 320, "calls " + calls);
       assertTrue(rounds < calls, "8 concurrent callers should share read-index rounds: " + rounds + " for " + calls);
