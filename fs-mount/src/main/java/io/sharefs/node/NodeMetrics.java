@@ -1,6 +1,7 @@
 package io.sharefs.node;
 
 import com.sun.net.httpserver.HttpExchange;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
@@ -57,9 +58,17 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         })).register(registry);
   }
 
+  /** Each operation's histogram child, looked up once (labelValues hashes a label list per call). */
+  private final java.util.concurrent.ConcurrentHashMap<String, DistributionDataPoint> opChildren =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   @Override
   public void observe(String op, long nanos, int errno) {
-    opSeconds.labelValues(op).observe(nanos / 1e9);
+    DistributionDataPoint child = opChildren.get(op);
+    if (child == null) {
+      child = opChildren.computeIfAbsent(op, opSeconds::labelValues);
+    }
+    child.observe(nanos / 1e9);
     if (errno != 0) {
       opErrors.labelValues(op, Errno.name(errno)).inc();
     }
