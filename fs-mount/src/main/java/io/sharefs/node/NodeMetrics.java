@@ -147,6 +147,9 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
     CounterWithCallback.builder().name("sharefs_barrier_lease_refusals_total")
         .help("barrier queries refused by this node as a leader without its lease")
         .callback(cb -> cb.call(meta.barrierStats().leaseRefusals())).register(registry);
+    CounterWithCallback.builder().name("sharefs_barrier_read_index_fallbacks_total")
+        .help("barriers completed through Ratis' read index because the leader's lease had lapsed")
+        .callback(cb -> cb.call(meta.barrierStats().readIndexFallbacks())).register(registry);
     GaugeWithCallback.builder().name("sharefs_barrier_degraded")
         .help("1 while the leader is unreachable and opens serve the local replica, which may be stale")
         .callback(cb -> cb.call(meta.barrierStats().degraded() ? 1 : 0)).register(registry);

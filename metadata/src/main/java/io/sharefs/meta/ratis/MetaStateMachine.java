@@ -172,9 +172,11 @@ public final class MetaStateMachine extends BaseStateMachine {
    */
   @Override
   public CompletableFuture<Message> query(Message request) {
+    if (request.getContent().equals(RaftMetaStore.READ_INDEX_BARRIER.getContent())) {
+      return CompletableFuture.completedFuture(Message.EMPTY); // a linearizable read: its wait was the point
+    }
     if (!leaseCheck.getAsBoolean()) {
-      return CompletableFuture.failedFuture(new IOException(
-          "not a leader that a majority of voters answered within its lease; ask again"));
+      return CompletableFuture.completedFuture(Message.EMPTY); // refused: not a leader holding its lease
     }
     return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(
         java.nio.ByteBuffer.allocate(Long.BYTES).putLong(lastChangeIndex).array())));
@@ -192,9 +194,12 @@ public final class MetaStateMachine extends BaseStateMachine {
     this.leaseCheck = check;
   }
 
-  /** Decodes a {@link #query} answer. */
+  /** Decodes a {@link #query} answer: the leader's last change index, or -1 if it refused to answer. */
   static long lastChangeIndex(Message answer) {
     var content = answer.getContent();
+    if (content.isEmpty()) {
+      return -1;
+    }
     if (content.size() != Long.BYTES) {
       throw new IllegalArgumentException("barrier answer of " + content.size() + " bytes");
     }

@@ -199,4 +199,31 @@ class ReadBarrierTest {
       }
     }
   }
+
+  @Test
+  void withoutTheLeadersLeaseBarriersFallBackToRatisReadIndexAndStayFresh() throws Exception {
+    List<RaftMetaStore> stores = startGroup(400);
+    try {
+      RaftMetaStore l = withRole(stores, true);
+      RaftMetaStore f = withRole(stores, false);
+      l.refuseLeaseForTesting(true);
+      for (int k = 0; k < 10; k++) {
+        byte[] name = ("nolease-" + k).getBytes(UTF_8);
+        Inode made = l.submit(new CreateOp(Inode.ROOT_INO, name, FileMode.S_IFREG | 0644, 0, null)
+            .settle(1, 0, 0)).orThrow();
+        f.syncWithLeader();
+        var d = f.lookup(Inode.ROOT_INO, name);
+        assertNotNull(d, "write before the barrier missing after it");
+        assertTrue(d.ino() == made.ino());
+      }
+      var stats = f.barrierStats();
+      assertTrue(stats.readIndexFallbacks() >= 10, "fallbacks " + stats.readIndexFallbacks());
+      assertFalse(stats.degraded(), "a reachable leader without its lease made the follower serve stale reads");
+      assertTrue(l.barrierStats().leaseRefusals() >= 10, "refusals " + l.barrierStats().leaseRefusals());
+    } finally {
+      for (RaftMetaStore s : stores) {
+        s.close();
+      }
+    }
+  }
 }
