@@ -23,11 +23,12 @@ import java.util.Map;
  * @param join Raft address of any member of a running cluster to join (first start only), or null
  * @param maxVoters members beyond this many join as non-voting listeners
  * @param admin host:port of the admin service (TLS, node or admin certificates)
+ * @param electionTimeoutMs shortest Raft election timeout (heartbeats every half of it)
  */
 public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String listen, Map<String, String> peers,
     double attrTimeout, double entryTimeout, String kernelCache, boolean allowNonEmpty, VfsConfig vfs,
     long snapshotEvery, long writeTimeoutMs, String metrics, Path tlsDir, long segmentBytes, String join,
-    int maxVoters, String admin) {
+    int maxVoters, String admin, long electionTimeoutMs) {
 
   /** The default metrics endpoint: the Raft port + 2 on the same host. */
   public static String defaultMetricsAddress(String raftAddress) {

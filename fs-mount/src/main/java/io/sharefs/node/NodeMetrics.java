@@ -83,6 +83,9 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
             cb.call(r.equals(role) ? 1 : 0, r);
           }
         }).register(registry);
+    GaugeWithCallback.builder().name("sharefs_raft_election_timeout_seconds")
+        .help("shortest Raft election timeout (--election-timeout); heartbeats go every half of it")
+        .callback(cb -> cb.call(meta.electionTimeoutMs() / 1000.0)).register(registry);
     GaugeWithCallback.builder().name("sharefs_raft_term").help("current Raft term")
         .callback(cb -> cb.call(meta.status().term())).register(registry);
     GaugeWithCallback.builder().name("sharefs_raft_commit_index").help("last committed log index known here")

@@ -122,7 +122,8 @@ public final class SharefsNode implements AutoCloseable {
     }
     RaftConfig rc = new RaftConfig(config.nodeId(), peers, raftDir,
         config.snapshotEvery(), config.writeTimeoutMs(), config.segmentBytes(), listeners,
-        new GrpcTlsConfig(identity.keyManager(), identity.trustManager(), true));
+        new GrpcTlsConfig(identity.keyManager(), identity.trustManager(), true))
+        .withElectionTimeout(config.electionTimeoutMs());
     try {
       meta = RaftMetaStore.start(rc, tables);
     } catch (IOException | RuntimeException e) {

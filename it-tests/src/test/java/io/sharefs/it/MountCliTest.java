@@ -28,6 +28,9 @@ class MountCliTest {
     Result bad = sharefs("mount", "--listen", "nohostport", tmp.toString());
     assertEquals(2, bad.code(), bad.out());
     assertTrue(bad.out().contains("--listen must be HOST:PORT"), bad.out());
+    Result timeout = sharefs("mount", "--election-timeout", "10", tmp.toString());
+    assertEquals(2, timeout.code(), timeout.out());
+    assertTrue(timeout.out().contains("--election-timeout must be between 50 and 60000 ms"), timeout.out());
     assertEquals(0, sharefs("mount", "--help").code());
   }
 

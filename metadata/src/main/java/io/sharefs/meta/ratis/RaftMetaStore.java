@@ -391,6 +391,11 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         readIndexFallbacks.get(), System.currentTimeMillis() < barrierDegradedUntil);
   }
 
+  /** The shortest election timeout this peer runs with. */
+  public long electionTimeoutMs() {
+    return config.electionTimeoutMs();
+  }
+
   /** Makes this peer, as a leader, refuse every barrier query as if its lease had lapsed. */
   void refuseLeaseForTesting(boolean refuse) {
     this.refuseLeaseForTesting = refuse;
