@@ -175,35 +175,37 @@ public final class MetaStateMachine extends BaseStateMachine {
     if (request.getContent().equals(RaftMetaStore.READ_INDEX_BARRIER.getContent())) {
       return CompletableFuture.completedFuture(Message.EMPTY); // a linearizable read: its wait was the point
     }
-    if (!leaseCheck.getAsBoolean()) {
+    long term = leaseTerm.getAsLong();
+    if (term < 0) {
       return CompletableFuture.completedFuture(Message.EMPTY); // refused: not a leader holding its lease
     }
     return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(
-        java.nio.ByteBuffer.allocate(Long.BYTES).putLong(lastChangeIndex).array())));
+        java.nio.ByteBuffer.allocate(2 * Long.BYTES).putLong(lastChangeIndex).putLong(term).array())));
   }
 
-  private volatile java.util.function.BooleanSupplier leaseCheck = () -> false;
+  private volatile java.util.function.LongSupplier leaseTerm = () -> -1;
 
   /**
-   * Whether this peer may answer barrier queries: it leads, and no other peer can have been elected
-   * since a majority last answered it. Barrier queries are sent as non-linearizable reads (Ratis'
-   * linearizable path waits for its own read index, which stalls as described above), so this check
-   * is what keeps a deposed leader from answering.
+   * The term in which this peer may answer barrier queries, or -1: it leads, and no other peer can
+   * have been elected since a majority last answered it. Barrier queries are sent as non-linearizable
+   * reads (Ratis' linearizable path waits for its own read index, which stalls as described above),
+   * so this check is what keeps a deposed leader from answering.
    */
-  public void setLeaseCheck(java.util.function.BooleanSupplier check) {
-    this.leaseCheck = check;
+  public void setLeaseTerm(java.util.function.LongSupplier leaseTerm) {
+    this.leaseTerm = leaseTerm;
   }
 
-  /** Decodes a {@link #query} answer: the leader's last change index, or -1 if it refused to answer. */
-  static long lastChangeIndex(Message answer) {
+  /** Decodes a {@link #query} answer: {last change index, leader's term}, or null if it refused. */
+  static long[] barrierAnswer(Message answer) {
     var content = answer.getContent();
     if (content.isEmpty()) {
-      return -1;
+      return null;
     }
-    if (content.size() != Long.BYTES) {
+    if (content.size() != 2 * Long.BYTES) {
       throw new IllegalArgumentException("barrier answer of " + content.size() + " bytes");
     }
-    return content.asReadOnlyByteBuffer().getLong();
+    var b = content.asReadOnlyByteBuffer();
+    return new long[] {b.getLong(), b.getLong()};
   }
 
   @Override

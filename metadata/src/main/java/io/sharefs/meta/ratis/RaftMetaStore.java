@@ -58,6 +58,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private final MetaStateMachine stateMachine;
   private final RaftServer server;
   private final RaftClient client;
+  private final RaftClient barrierClient;
   private final ClientId localClientId = ClientId.randomId();
   private final java.util.concurrent.atomic.AtomicLong callIds = new java.util.concurrent.atomic.AtomicLong();
 
@@ -66,12 +67,12 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
-    stateMachine.setLeaseCheck(() -> {
-      boolean held = !refuseLeaseForTesting && leaseHeld();
-      if (!held) {
+    stateMachine.setLeaseTerm(() -> {
+      long term = refuseLeaseForTesting ? -1 : leaseTerm();
+      if (term < 0) {
         leaseRefusals.incrementAndGet();
       }
-      return held;
+      return term;
     });
     RaftGroup group = group(config.peers(), config.listeners());
     RaftProperties props = properties(config);
@@ -95,6 +96,23 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
             .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
                 (int) Math.max(1, config.writeTimeoutMs() / 200), TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
             .setClientRpc(new GrpcFactory(parameters(config)).newRaftClientRpc(ClientId.randomId(), props))
+            .build();
+    // Barrier queries get a client of their own: not queued behind this node's writes in the ordered
+    // stream, retried only to follow a leader change (the barrier itself retries within its deadline;
+    // with no retry at all, the ordered stream stalls after a request that went to a non-leader), and
+    // timed out with the barrier, so requests to an unreachable leader do not pile up.
+    RaftProperties barrierProps = new RaftProperties(props);
+    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(barrierProps,
+        TimeDuration.valueOf(BARRIER_TIMEOUT_MS, TimeUnit.MILLISECONDS));
+    this.barrierClient =
+        RaftClient.newBuilder()
+            .setProperties(barrierProps)
+            .setRaftGroup(group)
+            .setLeaderId(null)
+            .setClientId(ClientId.randomId())
+            .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(3,
+                TimeDuration.valueOf(20, TimeUnit.MILLISECONDS)))
+            .setClientRpc(new GrpcFactory(parameters(config)).newRaftClientRpc(ClientId.randomId(), barrierProps))
             .build();
   }
 
@@ -280,6 +298,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private final java.util.concurrent.atomic.AtomicLong leaseRefusals = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong readIndexFallbacks = new java.util.concurrent.atomic.AtomicLong();
   private volatile boolean refuseLeaseForTesting;
+  private final java.util.concurrent.atomic.AtomicBoolean probeInFlight = new java.util.concurrent.atomic.AtomicBoolean();
 
   /**
    * Close-to-open barrier on followers: a Raft read-index round to the leader, after which this replica
@@ -357,7 +376,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       askLeader().whenCompleteAsync((reply, e) -> {
         boolean ok = false;
         try {
-          long index = e == null && reply.isSuccess() ? MetaStateMachine.lastChangeIndex(reply.getMessage()) : -1;
+          long index = e == null && reply.isSuccess() ? answeredIndex(reply) : -1;
           ok = index >= 0 && stateMachine.awaitApplied(index, BARRIER_TIMEOUT_MS); // refused: callers go alone
         } catch (InterruptedException ie) {
           Thread.currentThread().interrupt();
@@ -424,7 +443,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   static final Message READ_INDEX_BARRIER = Message.valueOf("read-index");
 
   private CompletableFuture<RaftClientReply> askLeader() {
-    return client.async().sendReadOnlyNonLinearizable(Message.EMPTY);
+    return barrierClient.async().sendReadOnlyNonLinearizable(Message.EMPTY);
   }
 
   /**
@@ -435,11 +454,17 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    * 100 ms by default) covers the round trip, since the time counts from the answer, not the request.
    */
   boolean leaseHeld() {
+    return leaseTerm() >= 0;
+  }
+
+  /** The term this peer leads in while it holds its lease ({@link #leaseHeld}), else -1. */
+  long leaseTerm() {
     try {
       var division = server.getDivision(GROUP_ID);
       var info = division.getInfo();
+      long term = info.getCurrentTerm();
       if (!info.isLeaderReady()) {
-        return false;
+        return -1;
       }
       long leaseMs = config.electionTimeoutMs() * 3 / 4;
       java.util.Set<String> fresh = new java.util.HashSet<>();
@@ -450,10 +475,34 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         }
       }
       var conf = division.getRaftConf();
-      return majorityIn(conf.getCurrentPeers(), fresh)
+      boolean held = majorityIn(conf.getCurrentPeers(), fresh)
           && (conf.getPreviousPeers().isEmpty() || majorityIn(conf.getPreviousPeers(), fresh));
+      return held && info.getCurrentTerm() == term ? term : -1;
     } catch (IOException e) {
-      return false;
+      return -1;
+    }
+  }
+
+  private long currentTerm() {
+    try {
+      return server.getDivision(GROUP_ID).getInfo().getCurrentTerm();
+    } catch (IOException e) {
+      return Long.MAX_VALUE; // no division: accept no answer
+    }
+  }
+
+  /**
+   * The change index in a barrier answer, or -1 if the leader refused (no lease), the answer is
+   * unreadable, or it comes from a term older than one this peer already knows (a deposed leader
+   * that has not noticed yet, e.g. during a leadership transfer, which needs no election timeout).
+   */
+  private long answeredIndex(RaftClientReply reply) {
+    try {
+      long[] a = MetaStateMachine.barrierAnswer(reply.getMessage());
+      return a == null || a[1] < currentTerm() ? -1 : a[0];
+    } catch (RuntimeException e) {
+      LOG.debug("unreadable barrier answer", e);
+      return -1;
     }
   }
 
@@ -483,26 +532,40 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     while (true) {
       try {
         if (isLeader()) {
-          return; // the leader applies before it answers any writer
-        }
-        barrierRounds.incrementAndGet();
-        long left = Math.max(1, deadline - System.currentTimeMillis());
-        RaftClientReply reply = askLeader().get(left, TimeUnit.MILLISECONDS);
-        long index = reply.isSuccess() ? MetaStateMachine.lastChangeIndex(reply.getMessage()) : -1;
-        if (reply.isSuccess() && index < 0) {
-          why = "the leader's lease had lapsed";
-          if (barrierViaReadIndex(deadline)) {
-            synchronisedAgain(degraded);
+          // A leader holding its lease has applied everything acknowledged anywhere (it applies
+          // before it answers a writer, and was ready only after applying its predecessors' log);
+          // without the lease it may have been deposed without noticing: ask Ratis' read index.
+          if (leaseHeld() || barrierViaReadIndex(deadline)) {
             return;
           }
-        } else if (reply.isSuccess()) {
-          if (stateMachine.awaitApplied(index, Math.max(1, deadline - System.currentTimeMillis()))) {
-            synchronisedAgain(degraded);
-            return;
-          }
-          why = "this replica did not apply index " + index + " in time";
+          why = "this leader holds no lease and its read index failed";
         } else {
-          why = String.valueOf(reply.getException());
+          if (degraded && !probeInFlight.compareAndSet(false, true)) {
+            return; // cut off, and a probe is already on its way: serve the local replica
+          }
+          barrierRounds.incrementAndGet();
+          CompletableFuture<RaftClientReply> asked = askLeader();
+          if (degraded) {
+            asked.whenComplete((r, e) -> probeInFlight.set(false));
+          }
+          long left = Math.max(1, deadline - System.currentTimeMillis());
+          RaftClientReply reply = asked.get(left, TimeUnit.MILLISECONDS);
+          long index = reply.isSuccess() ? answeredIndex(reply) : -1;
+          if (reply.isSuccess() && index < 0) {
+            why = "the leader refused (no lease, or an older term)";
+            if (barrierViaReadIndex(deadline)) {
+              synchronisedAgain(degraded);
+              return;
+            }
+          } else if (reply.isSuccess()) {
+            if (stateMachine.awaitApplied(index, Math.max(1, deadline - System.currentTimeMillis()))) {
+              synchronisedAgain(degraded);
+              return;
+            }
+            why = "this replica did not apply index " + index + " in time";
+          } else {
+            why = String.valueOf(reply.getException());
+          }
         }
       } catch (ExecutionException | TimeoutException e) {
         why = e.toString();
@@ -664,6 +727,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     barrierExecutor.shutdownNow();
     try {
       client.close();
+      barrierClient.close();
     } catch (IOException e) {
       LOG.warn("closing raft client", e);
     }
