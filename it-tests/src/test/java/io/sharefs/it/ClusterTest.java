@@ -257,23 +257,19 @@ class ClusterTest {
         assertEquals("fresh", Files.readString(m(i).resolve("barrier-metrics.txt")));
       }
       String text = cluster.metrics(i);
-      long calls = sample(text, "sharefs_barrier_calls_total") - sample(before, "sharefs_barrier_calls_total");
-      long rounds = sample(text, "sharefs_barrier_rounds_total") - sample(before, "sharefs_barrier_rounds_total");
+      long calls = (long) (SharefsCluster.metric(text, "sharefs_barrier_calls_total")
+          - SharefsCluster.metric(before, "sharefs_barrier_calls_total"));
+      long rounds = (long) (SharefsCluster.metric(text, "sharefs_barrier_rounds_total")
+          - SharefsCluster.metric(before, "sharefs_barrier_rounds_total"));
       assertTrue(calls >= 20, "20 strict opens on a follower, " + calls + " barrier calls");
       assertTrue(rounds >= 1, "no round trip to the leader for " + calls + " barrier calls");
       assertTrue(text.contains("sharefs_barrier_wait_seconds_total "), text);
       long deadline = System.currentTimeMillis() + 10_000; // a slow round earlier may leave it set for 5 s
-      while (sample(cluster.metrics(i), "sharefs_barrier_degraded") != 0) {
+      while (SharefsCluster.metric(cluster.metrics(i), "sharefs_barrier_degraded") != 0) {
         assertTrue(System.currentTimeMillis() < deadline, "leader reachable, yet reads stay degraded");
         Thread.sleep(100);
       }
     }
     assertTrue(cluster.metrics(leader).contains("sharefs_barrier_lease_refusals_total "));
-  }
-
-  private static long sample(String metrics, String name) {
-    return metrics.lines().filter(l -> l.startsWith(name + " ")).findFirst()
-        .map(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
-        .orElseThrow(() -> new AssertionError(name + " missing from\n" + metrics));
   }
 }

@@ -54,7 +54,7 @@ class FsckTest {
     // Also a cluster on a non-default election timeout (fsck does not depend on Raft timing).
     try (SharefsCluster c = SharefsCluster.startWithTestHooks(tmp, 3, "--election-timeout", "800")) {
       for (int node = 0; node < 3; node++) {
-        assertEquals(0.8, WriteBehindClusterTest.metric(c.metrics(node), "sharefs_raft_election_timeout_seconds"),
+        assertEquals(0.8, SharefsCluster.metric(c.metrics(node), "sharefs_raft_election_timeout_seconds"),
             1e-9);
       }
       Path m0 = c.mountPoint(0);

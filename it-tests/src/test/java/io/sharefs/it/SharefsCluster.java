@@ -195,6 +195,13 @@ public final class SharefsCluster implements AutoCloseable {
     }
   }
 
+  /** The value of the unlabelled sample {@code name} in a /metrics text; fails the test if it is missing. */
+  public static double metric(String metricsText, String name) {
+    return metricsText.lines().filter(l -> l.startsWith(name + " ")).findFirst()
+        .map(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .orElseThrow(() -> new AssertionError(name + " missing from /metrics:\n" + metricsText));
+  }
+
   /** Index of the current leader according to the nodes' metrics, waiting up to {@code timeoutMs}. */
   public int leader(long timeoutMs, int... skip) throws Exception {
     long deadline = System.currentTimeMillis() + timeoutMs;

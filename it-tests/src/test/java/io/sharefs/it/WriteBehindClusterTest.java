@@ -8,8 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,15 +62,10 @@ class WriteBehindClusterTest {
       }
 
       String m = c.metrics(0);
-      assertEquals(0, (long) metric(m, "sharefs_write_behind_failures_total"));
-      assertEquals(0, (long) metric(m, "sharefs_meta_pending_ops"));
-      assertTrue(metric(m, "sharefs_meta_ops_total") >= metric(m, "sharefs_meta_entries_total"));
+      assertEquals(0, (long) SharefsCluster.metric(m, "sharefs_write_behind_failures_total"));
+      assertEquals(0, (long) SharefsCluster.metric(m, "sharefs_meta_pending_ops"));
+      assertTrue(SharefsCluster.metric(m, "sharefs_meta_ops_total")
+          >= SharefsCluster.metric(m, "sharefs_meta_entries_total"));
     }
-  }
-
-  static double metric(String text, String name) {
-    Matcher mt = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\S+)$").matcher(text);
-    assertTrue(mt.find(), name + " missing from /metrics");
-    return Double.parseDouble(mt.group(1));
   }
 }

@@ -167,8 +167,10 @@ public final class MetaStateMachine extends BaseStateMachine {
   }
 
   /**
-   * Read barrier, answered by the leader after its read index (lease) check: the index of the last
-   * change it applied, which the asking follower then waits to apply itself.
+   * Barrier query, sent to the leader as a non-linearizable read: while its lease holds, the index of
+   * the last change it applied and its term, which the asking follower then waits to apply itself;
+   * otherwise empty (refused). The read-index fallback's query is answered empty as well: the
+   * linearizable read's wait before it was the point.
    */
   @Override
   public CompletableFuture<Message> query(Message request) {

@@ -1,6 +1,7 @@
 package io.sharefs.meta.ratis;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,40 +34,18 @@ class ReadBarrierTest {
 
   @Test
   void concurrentBarriersOnAFollowerShareRoundsAndEachSeesWhatWasCommittedBeforeIt() throws Exception {
-    Map<String, String> peers = new LinkedHashMap<>();
-    for (String id : List.of("n1", "n2", "n3")) {
-      peers.put(id, "127.0.0.1:" + RaftMetaStoreTest.freePort());
-    }
-    List<RaftMetaStore> stores = new ArrayList<>();
+    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
     ExecutorService pool = Executors.newFixedThreadPool(9);
     try {
-      for (String id : peers.keySet()) {
-        stores.add(RaftMetaStore.start(new RaftConfig(id, peers, tmp.resolve(id + "/raft"), 10_000, 10_000),
-            MetaTables.open(tmp.resolve(id + "/meta"))));
-      }
-      for (RaftMetaStore s : stores) {
-        assertTrue(s.awaitLeader(30_000), "no leader");
-      }
-      RaftMetaStore leader = null;
-      RaftMetaStore follower = null;
-      for (RaftMetaStore s : stores) {
-        if (s.status().role().equals("leader")) {
-          leader = s;
-        } else {
-          follower = s;
-        }
-      }
-      assertNotNull(leader);
-      RaftMetaStore l = leader;
-      RaftMetaStore f = follower;
+      RaftMetaStore l = withRole(stores, true);
+      RaftMetaStore f = withRole(stores, false);
       var before = f.barrierStats();
-      // A stream of other writes keeps the follower applying, so read-index replies also complete on
-      // Ratis' state machine thread (where sending the next shared round once deadlocked).
-      java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+      // A stream of other writes keeps the follower applying, so barrier answers also complete while
+      // Ratis' threads are busy (where sending the next shared round once deadlocked).
+      AtomicBoolean done = new AtomicBoolean();
       Future<?> background = pool.submit(() -> {
         for (int k = 0; !done.get(); k++) {
-          l.submit(new CreateOp(Inode.ROOT_INO, ("bg-" + k).getBytes(UTF_8), FileMode.S_IFREG | 0644, 0, null)
-              .settle(1, 0, 0)).orThrow();
+          create(l, "bg-" + k);
         }
         return null;
       });
@@ -74,14 +54,7 @@ class ReadBarrierTest {
         int thread = t;
         runs.add(pool.submit(() -> {
           for (int k = 0; k < 40; k++) {
-            byte[] name = ("t" + thread + "-" + k).getBytes(UTF_8);
-            Inode made = l.submit(new CreateOp(Inode.ROOT_INO, name, FileMode.S_IFREG | 0644, 0, null)
-                .settle(1, 0, 0)).orThrow();
-            f.syncWithLeader(); // committed before the call: must be visible after it
-            var d = f.lookup(Inode.ROOT_INO, name);
-            assertNotNull(d, () -> "entry committed before the barrier missing on the follower: " + f.status()
-                + " " + f.barrierStats() + " leader " + l.status());
-            assertTrue(d.ino() == made.ino());
+            writeThenBarrier(l, f, "t" + thread + "-" + k);
           }
           return null;
         }));
@@ -94,40 +67,13 @@ class ReadBarrierTest {
       var after = f.barrierStats();
       long calls = after.calls() - before.calls();
       long rounds = after.rounds() - before.rounds();
-      System.out.printf("follower barrier: %d calls, %d read-index rounds%n", calls, rounds);
-      assertTrue(calls == 320, "calls " + calls);
-      assertTrue(rounds < calls, "8 concurrent callers should share read-index rounds: " + rounds + " for " + calls);
+      System.out.printf("follower barrier: %d calls, %d rounds%n", calls, rounds);
+      assertEquals(320, calls, "calls");
+      assertTrue(rounds < calls, "8 concurrent callers should share rounds: " + rounds + " for " + calls);
     } finally {
       pool.shutdownNow();
-      for (RaftMetaStore s : stores) {
-        s.close();
-      }
+      closeAll(stores);
     }
-  }
-
-  private List<RaftMetaStore> startGroup(long electionTimeoutMs) throws Exception {
-    Map<String, String> peers = new LinkedHashMap<>();
-    for (String id : List.of("n1", "n2", "n3")) {
-      peers.put(id, "127.0.0.1:" + RaftMetaStoreTest.freePort());
-    }
-    List<RaftMetaStore> stores = new ArrayList<>();
-    for (String id : peers.keySet()) {
-      stores.add(RaftMetaStore.start(new RaftConfig(id, peers, tmp.resolve(id + "/raft"), 10_000, 10_000)
-          .withElectionTimeout(electionTimeoutMs), MetaTables.open(tmp.resolve(id + "/meta"))));
-    }
-    for (RaftMetaStore s : stores) {
-      assertTrue(s.awaitLeader(60_000), "no leader");
-    }
-    return stores;
-  }
-
-  private static RaftMetaStore withRole(List<RaftMetaStore> stores, boolean leader) {
-    for (RaftMetaStore s : stores) {
-      if (s.status().role().equals("leader") == leader) {
-        return s;
-      }
-    }
-    throw new AssertionError("no " + (leader ? "leader" : "follower"));
   }
 
   /**
@@ -144,24 +90,14 @@ class ReadBarrierTest {
       f.syncWithLeader(); // connections up
       List<Long> slow = new ArrayList<>();
       for (int k = 0; k < 20; k++) {
-        byte[] name = ("w" + k).getBytes(UTF_8);
-        Inode made = l.submit(new CreateOp(Inode.ROOT_INO, name, FileMode.S_IFREG | 0644, 0, null)
-            .settle(1, 0, 0)).orThrow();
-        long t0 = System.nanoTime();
-        f.syncWithLeader();
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        var d = f.lookup(Inode.ROOT_INO, name);
-        assertNotNull(d, "write before the barrier missing after it");
-        assertTrue(d.ino() == made.ino());
+        long ms = writeThenBarrier(l, f, "w" + k);
         if (ms >= 500) { // half the heartbeat interval: a wait for a heartbeat, not a slow machine
           slow.add(ms);
         }
       }
       assertTrue(slow.isEmpty(), "barriers that waited for a heartbeat (ms): " + slow);
     } finally {
-      for (RaftMetaStore s : stores) {
-        s.close();
-      }
+      closeAll(stores);
     }
   }
 
@@ -195,15 +131,13 @@ class ReadBarrierTest {
       assertTrue(l.status().role().equals("leader"),
           "the lease lapsed only because the leader stepped down (" + l.status().role() + ")");
     } finally {
-      for (RaftMetaStore s : stores) {
-        s.close();
-      }
+      closeAll(stores);
     }
   }
 
   @Test
   void withoutTheLeadersLeaseBarriersFallBackToRatisReadIndexAndStayFresh() throws Exception {
-    List<RaftMetaStore> stores = startGroup(400);
+    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
     try {
       RaftMetaStore l = withRole(stores, true);
       RaftMetaStore f = withRole(stores, false);
@@ -211,13 +145,7 @@ class ReadBarrierTest {
         s.refuseLeaseForTesting(true); // whoever leads, even after a change of leader
       }
       for (int k = 0; k < 10; k++) {
-        byte[] name = ("nolease-" + k).getBytes(UTF_8);
-        Inode made = l.submit(new CreateOp(Inode.ROOT_INO, name, FileMode.S_IFREG | 0644, 0, null)
-            .settle(1, 0, 0)).orThrow();
-        f.syncWithLeader();
-        var d = f.lookup(Inode.ROOT_INO, name);
-        assertNotNull(d, "write before the barrier missing after it");
-        assertTrue(d.ino() == made.ino());
+        writeThenBarrier(l, f, "nolease-" + k);
       }
       var stats = f.barrierStats();
       assertTrue(stats.readIndexFallbacks() >= 10, "fallbacks " + stats.readIndexFallbacks());
@@ -225,9 +153,59 @@ class ReadBarrierTest {
       long refusals = stores.stream().mapToLong(s -> s.barrierStats().leaseRefusals()).sum();
       assertTrue(refusals >= 10, "refusals " + refusals);
     } finally {
-      for (RaftMetaStore s : stores) {
-        s.close();
+      closeAll(stores);
+    }
+  }
+
+  private static Inode create(RaftMetaStore via, String name) {
+    return via.submit(new CreateOp(Inode.ROOT_INO, name.getBytes(UTF_8), FileMode.S_IFREG | 0644, 0, null)
+        .settle(1, 0, 0)).orThrow();
+  }
+
+  /**
+   * Creates {@code name} through {@code writer}, then runs {@code reader}'s barrier: the entry,
+   * committed before the call, must be visible after it. Returns the barrier's duration in ms.
+   */
+  private static long writeThenBarrier(RaftMetaStore writer, RaftMetaStore reader, String name) {
+    Inode made = create(writer, name);
+    long t0 = System.nanoTime();
+    reader.syncWithLeader();
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    var d = reader.lookup(Inode.ROOT_INO, name.getBytes(UTF_8));
+    assertNotNull(d, () -> "entry committed before the barrier missing after it: " + reader.status() + " "
+        + reader.barrierStats() + " leader " + writer.status());
+    assertEquals(made.ino(), d.ino());
+    return ms;
+  }
+
+  private List<RaftMetaStore> startGroup(long electionTimeoutMs) throws Exception {
+    Map<String, String> peers = new LinkedHashMap<>();
+    for (String id : List.of("n1", "n2", "n3")) {
+      peers.put(id, "127.0.0.1:" + RaftMetaStoreTest.freePort());
+    }
+    List<RaftMetaStore> stores = new ArrayList<>();
+    for (String id : peers.keySet()) {
+      stores.add(RaftMetaStore.start(new RaftConfig(id, peers, tmp.resolve(id + "/raft"), 10_000, 10_000)
+          .withElectionTimeout(electionTimeoutMs), MetaTables.open(tmp.resolve(id + "/meta"))));
+    }
+    for (RaftMetaStore s : stores) {
+      assertTrue(s.awaitLeader(60_000), "no leader");
+    }
+    return stores;
+  }
+
+  private static RaftMetaStore withRole(List<RaftMetaStore> stores, boolean leader) {
+    for (RaftMetaStore s : stores) {
+      if (s.status().role().equals("leader") == leader) {
+        return s;
       }
+    }
+    throw new AssertionError("no " + (leader ? "leader" : "follower"));
+  }
+
+  private static void closeAll(List<RaftMetaStore> stores) {
+    for (RaftMetaStore s : stores) {
+      s.close();
     }
   }
 }
