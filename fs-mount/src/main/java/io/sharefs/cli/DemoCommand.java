@@ -49,6 +49,9 @@ final class DemoCommand implements Callable<Integer> {
       description = "Mount every node with this --open-barrier (see `sharefs mount --help`; default: leader).")
   String openBarrier;
 
+  @Option(names = "--no-xattrs", description = "Mount every node with --no-xattrs (see `sharefs mount --help`).")
+  boolean noXattrs;
+
   private final List<Process> children = new ArrayList<>();
   private final List<Path> mounts = new ArrayList<>();
 
@@ -94,6 +97,9 @@ final class DemoCommand implements Callable<Integer> {
             "--tls-dir", tls.resolve("node-" + i).toString()));
         if (writeBehind) {
           cmd.add("--write-behind");
+        }
+        if (noXattrs) {
+          cmd.add("--no-xattrs");
         }
         if (openBarrier != null) {
           cmd.addAll(List.of("--open-barrier", openBarrier));

@@ -82,6 +82,45 @@ public final class NodeProcess implements AutoCloseable {
     throw new IOException("no four free ports in a row between 20000 and 32767");
   }
 
+  /**
+   * A base port B for {@code sharefs demo --base-port B --nodes n}: node i uses B+10i .. B+10i+3,
+   * all free and below the ephemeral range.
+   */
+  public static synchronized int freeDemoBase(int nodes) throws IOException {
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    java.net.InetAddress lo = java.net.InetAddress.getLoopbackAddress();
+    search:
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int base = 20_000 + 100 * random.nextInt(120); // 20000..31900, base+10n+3 below 32768
+      List<ServerSocket> held = new ArrayList<>();
+      try {
+        for (int i = 1; i <= nodes; i++) {
+          for (int k = 0; k < 4; k++) {
+            int port = base + 10 * i + k;
+            if (HANDED_OUT.contains(port - port % 4)) {
+              continue search;
+            }
+            held.add(new ServerSocket(port, 1, lo));
+          }
+        }
+        for (int i = 1; i <= nodes; i++) { // as the blocks of four freePort() hands out
+          for (int k = 0; k < 4; k++) {
+            int port = base + 10 * i + k;
+            HANDED_OUT.add(port - port % 4);
+          }
+        }
+        return base;
+      } catch (IOException e) {
+        // in use: try another
+      } finally {
+        for (ServerSocket s : held) {
+          s.close();
+        }
+      }
+    }
+    throw new IOException("no free ports for a demo between 20000 and 32767");
+  }
+
   public static Path jar() {
     Path jar = Path.of(System.getProperty("sharefs.launcher", "../fs-mount/target/sharefs.jar"));
     if (!Files.isRegularFile(jar)) {
