@@ -55,6 +55,10 @@ class DemoTest {
       demo.descendants().filter(h -> h.info().arguments().map(a -> List.of(a).contains("mount")).orElse(false))
           .forEach(nodes::add);
       assertEquals(3, nodes.size(), "one process per node:\n" + out);
+      for (ProcessHandle node : nodes) {
+        assertTrue(node.info().arguments().map(a -> List.of(a).contains("--no-xattrs")).orElse(false),
+            "the demo's --no-xattrs reaches node " + node.pid());
+      }
       for (int i = 1; i <= 3; i++) {
         assertTrue(out.toString().contains("node-" + i + "  " + dir.resolve("node-" + i)), out.toString());
         assertTrue(NodeProcess.isMounted(dir.resolve("node-" + i)), "node-" + i + " mounted");
@@ -98,6 +102,7 @@ class DemoTest {
         assertFalse(NodeProcess.isMounted(dir.resolve("node-" + i)), "node-" + i + " still mounted");
       }
     } finally {
+      nodes.forEach(ProcessHandle::destroyForcibly); // found even if the demo died and left them behind
       demo.descendants().forEach(ProcessHandle::destroyForcibly);
       demo.destroyForcibly();
       for (int i = 1; i <= 3; i++) {

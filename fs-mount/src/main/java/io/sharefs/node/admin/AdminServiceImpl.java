@@ -248,6 +248,20 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   public void clusterStatus(StatusRequestProto req, StreamObserver<ClusterStatusReplyProto> out) {
     NodeStatus self = status.get();
     List<CompletableFuture<MemberStatusProto>> asks = new ArrayList<>();
+    java.util.concurrent.ExecutorService pool = FanOut.threads("status-ask", self.members().size());
+    try {
+      askAll(self, asks, pool);
+    } finally {
+      pool.shutdown();
+    }
+    ClusterStatusReplyProto.Builder b = ClusterStatusReplyProto.newBuilder().setAsked(self.nodeId());
+    asks.forEach(f -> b.addMembers(f.join()));
+    out.onNext(b.build());
+    out.onCompleted();
+  }
+
+  private void askAll(NodeStatus self, List<CompletableFuture<MemberStatusProto>> asks,
+      java.util.concurrent.Executor pool) {
     for (Member m : self.members()) {
       if (m.id().equals(self.nodeId())) {
         asks.add(CompletableFuture.completedFuture(MemberStatusProto.newBuilder().setMember(toProto(m))
@@ -261,12 +275,8 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         } catch (IOException | RuntimeException e) {
           return b.setReachable(false).setError(String.valueOf(e.getMessage())).build();
         }
-      }));
+      }, pool));
     }
-    ClusterStatusReplyProto.Builder b = ClusterStatusReplyProto.newBuilder().setAsked(self.nodeId());
-    asks.forEach(f -> b.addMembers(f.join()));
-    out.onNext(b.build());
-    out.onCompleted();
   }
 
   @Override

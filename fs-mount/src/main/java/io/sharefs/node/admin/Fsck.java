@@ -101,13 +101,15 @@ public final class Fsck {
     int[] scanned = {0};
     out.progress("blocks", 0, members.size());
     List<CompletableFuture<List<BlockInfoProto>>> scans = new ArrayList<>();
+    java.util.concurrent.ExecutorService pool = FanOut.threads("fsck-scan", members.size());
     for (Member mb : members) {
       scans.add(CompletableFuture.supplyAsync(() -> {
         List<BlockInfoProto> inv = new ArrayList<>();
         blocks.scan(dataAddress.apply(mb), true, inv::add);
         return inv;
-      }));
+      }, pool));
     }
+    pool.shutdown(); // the scans already queued still run
     for (int i = 0; i < members.size(); i++) {
       Member mb = members.get(i);
       try {
