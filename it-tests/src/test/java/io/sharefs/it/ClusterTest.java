@@ -178,7 +178,14 @@ class ClusterTest {
       holder.destroy();
       holder.waitFor();
     }
-    assertEquals("free\n", NodeProcess.sh(m(1), "flock -n .htaccess -c 'echo free'").ok().out());
+    // flock(1) never unlocks explicitly: its lock goes when the last descriptor closes, and the
+    // kernel sends FUSE's RELEASE (which drops it) after close() has returned. Poll briefly.
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+    String free;
+    do {
+      free = NodeProcess.sh(m(1), "flock -n .htaccess -c 'echo free' || echo busy").out();
+    } while (!free.equals("free\n") && System.nanoTime() < deadline);
+    assertEquals("free\n", free, "node 3's lock is released once its holder exits");
   }
 
   /** FileChannel.lock/tryLock are fcntl(F_SETLKW/F_SETLK) record locks on Linux. */
