@@ -55,60 +55,52 @@ public final class NodeProcess implements AutoCloseable {
     this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
   }
 
+  /** Every port handed out in this JVM: never handed out again. */
   private static final java.util.Set<Integer> HANDED_OUT = new java.util.HashSet<>();
 
   /**
    * A port p with p+1..p+3 free too (a node's Raft, block, metrics and admin ports), below the
    * kernel's ephemeral range (32768 and up): a port from that range can be taken by any outgoing
    * connection between this check and the node's bind, which once failed a CI run with "Address
-   * already in use". Ranges handed out earlier in this JVM are never handed out again.
+   * already in use".
    */
-  public static synchronized int freePort() throws IOException {
-    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
-    for (int attempt = 0; attempt < 500; attempt++) {
-      int p = 20_000 + 4 * random.nextInt(3_000); // 20000..31996, p+3 below 32768
-      if (HANDED_OUT.contains(p)) {
-        continue;
-      }
-      java.net.InetAddress lo = java.net.InetAddress.getLoopbackAddress();
-      try (ServerSocket a = new ServerSocket(p, 1, lo); ServerSocket b = new ServerSocket(p + 1, 1, lo);
-          ServerSocket c = new ServerSocket(p + 2, 1, lo); ServerSocket d = new ServerSocket(p + 3, 1, lo)) {
-        HANDED_OUT.add(p);
-        return p;
-      } catch (IOException e) {
-        // in use: try another
-      }
-    }
-    throw new IOException("no four free ports in a row between 20000 and 32767");
+  public static int freePort() throws IOException {
+    return reserve(3_000, 4, List.of(0, 1, 2, 3)); // 20000..31996, p+3 below 32768
   }
 
   /**
    * A base port B for {@code sharefs demo --base-port B --nodes n}: node i uses B+10i .. B+10i+3,
    * all free and below the ephemeral range.
    */
-  public static synchronized int freeDemoBase(int nodes) throws IOException {
+  public static int freeDemoBase(int nodes) throws IOException {
+    List<Integer> offsets = new ArrayList<>();
+    for (int i = 1; i <= nodes; i++) {
+      for (int k = 0; k < 4; k++) {
+        offsets.add(10 * i + k);
+      }
+    }
+    return reserve(120, 100, offsets); // 20000..31900, B+10n+3 below 32768 for n <= 9
+  }
+
+  /**
+   * Picks a base 20000 + step * k (k below {@code choices}) whose ports base + each offset are all
+   * free now and were not handed out before, and hands them out.
+   */
+  private static synchronized int reserve(int choices, int step, List<Integer> offsets) throws IOException {
     java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
     java.net.InetAddress lo = java.net.InetAddress.getLoopbackAddress();
-    search:
-    for (int attempt = 0; attempt < 200; attempt++) {
-      int base = 20_000 + 100 * random.nextInt(120); // 20000..31900, base+10n+3 below 32768
+    for (int attempt = 0; attempt < 500; attempt++) {
+      int base = 20_000 + step * random.nextInt(choices);
+      List<Integer> ports = offsets.stream().map(o -> base + o).toList();
+      if (ports.stream().anyMatch(HANDED_OUT::contains)) {
+        continue;
+      }
       List<ServerSocket> held = new ArrayList<>();
       try {
-        for (int i = 1; i <= nodes; i++) {
-          for (int k = 0; k < 4; k++) {
-            int port = base + 10 * i + k;
-            if (HANDED_OUT.contains(port - port % 4)) {
-              continue search;
-            }
-            held.add(new ServerSocket(port, 1, lo));
-          }
+        for (int port : ports) {
+          held.add(new ServerSocket(port, 1, lo));
         }
-        for (int i = 1; i <= nodes; i++) { // as the blocks of four freePort() hands out
-          for (int k = 0; k < 4; k++) {
-            int port = base + 10 * i + k;
-            HANDED_OUT.add(port - port % 4);
-          }
-        }
+        HANDED_OUT.addAll(ports);
         return base;
       } catch (IOException e) {
         // in use: try another
@@ -118,7 +110,7 @@ public final class NodeProcess implements AutoCloseable {
         }
       }
     }
-    throw new IOException("no free ports for a demo between 20000 and 32767");
+    throw new IOException("no free ports between 20000 and 32767");
   }
 
   public static Path jar() {

@@ -247,12 +247,12 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
   @Override
   public void clusterStatus(StatusRequestProto req, StreamObserver<ClusterStatusReplyProto> out) {
     NodeStatus self = status.get();
-    List<CompletableFuture<MemberStatusProto>> asks = new ArrayList<>();
     java.util.concurrent.ExecutorService pool = FanOut.threads("status-ask", self.members().size());
+    List<CompletableFuture<MemberStatusProto>> asks;
     try {
-      askAll(self, asks, pool);
+      asks = askAll(self, pool);
     } finally {
-      pool.shutdown();
+      pool.shutdown(); // the asks already queued still run
     }
     ClusterStatusReplyProto.Builder b = ClusterStatusReplyProto.newBuilder().setAsked(self.nodeId());
     asks.forEach(f -> b.addMembers(f.join()));
@@ -260,8 +260,8 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
     out.onCompleted();
   }
 
-  private void askAll(NodeStatus self, List<CompletableFuture<MemberStatusProto>> asks,
-      java.util.concurrent.Executor pool) {
+  private List<CompletableFuture<MemberStatusProto>> askAll(NodeStatus self, java.util.concurrent.Executor pool) {
+    List<CompletableFuture<MemberStatusProto>> asks = new ArrayList<>();
     for (Member m : self.members()) {
       if (m.id().equals(self.nodeId())) {
         asks.add(CompletableFuture.completedFuture(MemberStatusProto.newBuilder().setMember(toProto(m))
@@ -277,6 +277,7 @@ public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBas
         }
       }, pool));
     }
+    return asks;
   }
 
   @Override
