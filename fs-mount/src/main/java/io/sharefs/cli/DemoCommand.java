@@ -45,7 +45,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--write-behind", description = "Mount every node with --write-behind (see `sharefs mount --help`).")
   boolean writeBehind;
 
-  @Option(names = "--open-barrier", paramLabel = "leader|none",
+  @Option(names = "--open-barrier", paramLabel = "leader|lease|none",
       description = "Mount every node with this --open-barrier (see `sharefs mount --help`; default: leader).")
   String openBarrier;
 

@@ -141,8 +141,10 @@ final class MountCommand implements Callable<Integer> {
       description = "Members beyond this many join as non-voting listeners (default: ${DEFAULT-VALUE}).")
   int maxVoters;
 
-  @Option(names = "--open-barrier", defaultValue = "leader", paramLabel = "leader|none",
+  @Option(names = "--open-barrier", defaultValue = "leader", paramLabel = "leader|lease|none",
       description = "leader: open() on a follower first syncs with the leader (strict close-to-open, ~1 RTT); "
+          + "lease: as strict, but while this node holds a lease from the leader its opens skip that round trip "
+          + "and every commit anywhere waits for this node to apply it; "
           + "none: serve the local replica, which trails by the replication delay (default: ${DEFAULT-VALUE}).")
   String openBarrier;
 
@@ -186,14 +188,15 @@ final class MountCommand implements Callable<Integer> {
     NodeConfig cfg = new NodeConfig(dataDir.toAbsolutePath(), mountPoint.toAbsolutePath(), nodeId, listen,
         peerMap, attrTimeout != null ? attrTimeout : defaultAttr,
         entryTimeout != null ? entryTimeout : defaultEntry, kernelCache, nonEmpty,
-        new VfsConfig(inlineThreshold, 16, "leader".equals(openBarrier),
+        new VfsConfig(inlineThreshold, 16, !"none".equals(openBarrier),
             cluster ? (long) (((attrTimeout != null ? attrTimeout : defaultAttr) + 1.0) * 1e9) : 0, writeBehind,
             !noXattrs),
         snapshotEvery, (long) (writeTimeout * 1000),
         "off".equals(metricsAddress) ? null
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
         tlsDir == null ? null : tlsDir.toAbsolutePath(), segmentBytes, join, maxVoters,
-        adminListen != null ? adminListen : NodeConfig.defaultAdminAddress(listen), electionTimeoutMs);
+        adminListen != null ? adminListen : NodeConfig.defaultAdminAddress(listen), electionTimeoutMs,
+        "lease".equals(openBarrier));
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("INT"), s -> stop.countDown());
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
@@ -243,8 +246,8 @@ final class MountCommand implements Callable<Integer> {
     if (maxVoters < 1) {
       throw new ParameterException(spec.commandLine(), "--max-voters must be at least 1");
     }
-    if (!openBarrier.matches("leader|none")) {
-      throw new ParameterException(spec.commandLine(), "--open-barrier must be leader or none, got '" + openBarrier + "'");
+    if (!openBarrier.matches("leader|lease|none")) {
+      throw new ParameterException(spec.commandLine(), "--open-barrier must be leader, lease or none, got '" + openBarrier + "'");
     }
     if (segmentBytes < 64 * 1024) {
       throw new ParameterException(spec.commandLine(), "--log-segment-bytes must be at least 65536");

@@ -24,11 +24,12 @@ import java.util.Map;
  * @param maxVoters members beyond this many join as non-voting listeners
  * @param admin host:port of the admin service (TLS, node or admin certificates)
  * @param electionTimeoutMs shortest Raft election timeout (heartbeats every half of it)
+ * @param openLeases ask the leader for open leases, under which strict opens skip the barrier round trip
  */
 public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String listen, Map<String, String> peers,
     double attrTimeout, double entryTimeout, String kernelCache, boolean allowNonEmpty, VfsConfig vfs,
     long snapshotEvery, long writeTimeoutMs, String metrics, Path tlsDir, long segmentBytes, String join,
-    int maxVoters, String admin, long electionTimeoutMs) {
+    int maxVoters, String admin, long electionTimeoutMs, boolean openLeases) {
 
   /** The default metrics endpoint: the Raft port + 2 on the same host. */
   public static String defaultMetricsAddress(String raftAddress) {

@@ -144,6 +144,24 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
     CounterWithCallback.builder().name("sharefs_barrier_rounds_total")
         .help("round trips to the leader sent for barriers (the rest were shared or answered locally)")
         .callback(cb -> cb.call(meta.barrierStats().rounds())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_open_lease_held")
+        .help("1 while this node holds an open lease (--open-barrier lease): strict opens skip the barrier")
+        .callback(cb -> cb.call(meta.openLeaseStats().held() ? 1 : 0)).register(registry);
+    CounterWithCallback.builder().name("sharefs_open_lease_opens_total")
+        .help("strict opens and failed lookups served under the open lease, without a round trip")
+        .callback(cb -> cb.call(meta.openLeaseStats().opens())).register(registry);
+    CounterWithCallback.builder().name("sharefs_open_lease_grants_total")
+        .help("open leases and renewals the leader granted this node")
+        .callback(cb -> cb.call(meta.openLeaseStats().grants())).register(registry);
+    CounterWithCallback.builder().name("sharefs_open_lease_give_ups_total")
+        .help("times this node gave its open lease up because it had not applied a committed change in time")
+        .callback(cb -> cb.call(meta.openLeaseStats().giveUps())).register(registry);
+    CounterWithCallback.builder().name("sharefs_open_lease_acks_total")
+        .help("lease holders this node asked to apply its changes before acknowledging them")
+        .callback(cb -> cb.call(meta.openLeaseStats().acks())).register(registry);
+    CounterWithCallback.builder().name("sharefs_open_lease_revocations_total")
+        .help("open leases this node revoked as leader for a committer that could not reach the holder")
+        .callback(cb -> cb.call(meta.openLeaseStats().revocations())).register(registry);
     CounterWithCallback.builder().name("sharefs_barrier_wait_seconds_total")
         .help("time spent waiting in barriers")
         .callback(cb -> cb.call(meta.barrierStats().waitNanos() / 1e9)).register(registry);

@@ -165,6 +165,13 @@ public final class SharefsNode implements AutoCloseable {
         "1".equals(System.getenv("SHAREFS_TEST_HOOKS")) ? this::testHook : null);
     // Served from here on: on the node port to other nodes (joining, status), on the admin port to admins.
     nodeServer.add(new NodeServer.Guarded(admin, PeerAuth.allow(Role.NODE)));
+    // Every node answers lease calls and waits for other nodes' leases when it commits; only nodes
+    // mounted with --open-barrier lease ask for one.
+    nodeServer.add(new NodeServer.Guarded(new LeaseRpc.Service(meta), nodesOnly));
+    meta.setLeaseLink(LeaseRpc.link(blockClient, 2_000));
+    if (config.openLeases()) {
+      meta.enableOpenLeases();
+    }
     adminServer.add(new NodeServer.Guarded(admin, PeerAuth.allow(Role.NODE, Role.ADMIN)));
     vfs = new Vfs(meta, blocks, config.vfs(), config.dataDir()).withNodeId(config.nodeId());
     vfs.recoverOrphans();

@@ -6,11 +6,14 @@ import io.sharefs.meta.op.MetaOps;
 import io.sharefs.meta.table.MetaTables;
 import java.io.IOException;
 import java.nio.file.Path;
+import io.sharefs.proto.MetaResultProto;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.RaftServer;
@@ -126,6 +129,7 @@ public final class MetaStateMachine extends BaseStateMachine {
     long index = entry.getIndex();
     long term = entry.getTerm();
     MetaResult result;
+    List<String> holders = List.of();
     applyLock.lock();
     try {
       if (index <= appliedIndex) {
@@ -138,6 +142,10 @@ public final class MetaStateMachine extends BaseStateMachine {
       lastChangeIndex = index;
       updateLastAppliedTermIndex(term, index);
       appliedAdvanced.signalAll();
+      if (trx.getServerRole() == RaftPeerRole.LEADER) {
+        // Under the apply lock: a lease granted after this point needs the entry applied first.
+        holders = openLeases.holders(System.nanoTime());
+      }
     } finally {
       applyLock.unlock();
     }
@@ -150,8 +158,57 @@ public final class MetaStateMachine extends BaseStateMachine {
     } catch (RuntimeException e) {
       LOG.warn("apply listener failed at index {}", index, e);
     }
-    return CompletableFuture.completedFuture(
-        Message.valueOf(UnsafeByteOperations.unsafeWrap(MetaOps.encodeResult(result))));
+    byte[] reply = MetaOps.encodeResult(result);
+    if (!holders.isEmpty()) {
+      // Protobuf merges concatenated messages: the holder list joins the encoded result.
+      byte[] extra = MetaResultProto.newBuilder().addAllLeaseHolders(holders).build().toByteArray();
+      byte[] both = java.util.Arrays.copyOf(reply, reply.length + extra.length);
+      System.arraycopy(extra, 0, both, reply.length, extra.length);
+      reply = both;
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
+  }
+
+  // ---------------------------------------------------------------- open leases (leader side)
+
+  private final OpenLeaseTable openLeases = new OpenLeaseTable();
+  private volatile java.util.function.LongSupplier raftLeaseLeftNanos = () -> 0;
+  private volatile long openLeaseTerm = -1;
+
+  /** How long this peer still holds its own leader lease (nanos), or 0 if it does not. */
+  public void setRaftLeaseLeft(java.util.function.LongSupplier leftNanos) {
+    this.raftLeaseLeftNanos = leftNanos;
+  }
+
+  /**
+   * Grants {@code node} an open lease if this peer leads with its own lease and the node has applied
+   * every change this peer applied: until it runs out (never later than this peer's own lease, so a
+   * new leader never has to wait for it), every committer waits for that node to apply its change.
+   * Under the apply lock, so a change is either applied after the grant (and lists the node as a
+   * holder in its reply) or before it (and the node has it).
+   *
+   * @return how long the lease is valid (nanos), counted by the node from when it asked; 0: refused
+   */
+  long grantOpenLease(String node, long nodeApplied, long term, long maxNanos) {
+    applyLock.lock();
+    try {
+      if (term != openLeaseTerm) {
+        openLeases.clear();
+        openLeaseTerm = term;
+      }
+      long left = raftLeaseLeftNanos.getAsLong();
+      if (left <= 0 || nodeApplied < lastChangeIndex) {
+        return 0;
+      }
+      return openLeases.grant(node, Math.min(left, maxNanos), System.nanoTime());
+    } finally {
+      applyLock.unlock();
+    }
+  }
+
+  /** Takes a node's open lease away (see {@link OpenLeaseTable#revoke}); returns nanos to wait it out. */
+  long revokeOpenLease(String node, long holdOffNanos) {
+    return openLeases.revoke(node, System.nanoTime(), holdOffNanos);
   }
 
   private volatile Runnable snapshotInstalled = () -> {};

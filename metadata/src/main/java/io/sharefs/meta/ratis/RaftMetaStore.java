@@ -67,6 +67,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
+    stateMachine.setRaftLeaseLeft(this::raftLeaseLeftNanos);
     stateMachine.setLeaseTerm(() -> {
       long term = refuseLeaseForTesting ? -1 : leaseTerm();
       if (term < 0) {
@@ -269,7 +270,268 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       Thread.currentThread().interrupt();
       throw new FsException(Errno.EIO, "interrupted");
     }
-    return MetaOps.decodeResult(reply.getMessage().getContent().toByteArray());
+    byte[] answer = reply.getMessage().getContent().toByteArray();
+    List<String> holders = leaseHolders(answer);
+    if (!holders.isEmpty()) {
+      awaitLeaseHolders(holders, reply.getLogIndex(), op.name());
+    }
+    return MetaOps.decodeResult(answer);
+  }
+
+  private static List<String> leaseHolders(byte[] answer) {
+    try {
+      return io.sharefs.proto.MetaResultProto.parseFrom(answer).getLeaseHoldersList();
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new FsException(Errno.EIO, "malformed metadata reply");
+    }
+  }
+
+  // ---------------------------------------------------------------- open leases
+  //
+  // With --open-barrier lease a follower asks the leader for a lease every eighth of the election
+  // timeout. While it holds one, its strict opens skip the barrier round trip: every node that
+  // commits a change waits, before acknowledging it, until each lease holder the leader listed in
+  // its reply has applied the change, or gave its lease up (it did not apply it within ACK_WAIT_MS),
+  // or, if unreachable, had its lease revoked by the leader and run out. A lease never outlasts the
+  // leader's own lease, so a new leader starts with none outstanding.
+
+  /** How long a committer waits for a holder to apply its change before the holder gives its lease up. */
+  static final long ACK_WAIT_MS = 100;
+  /** How long a node whose lease was revoked is refused a new one. */
+  static final long REVOKE_HOLD_OFF_MS = 5_000;
+
+  /** The node port calls that open leases need ({@link #enableOpenLeases}, {@link #awaitLeaseHolders}). */
+  public interface LeaseLink {
+    /** Asks the peer at this Raft address (the leader) for a lease: valid nanos, 0 if refused. */
+    CompletableFuture<Long> grant(String leaderRaftAddress, String nodeId, long appliedIndex);
+
+    /** Asks a holder to apply {@code index}: true once it did, false if it gave its lease up instead. */
+    CompletableFuture<Boolean> awaitApplied(String raftAddress, long index, long timeoutMs);
+
+    /** Asks the leader to revoke a node's lease; completes once it ran out; false if that peer does not lead. */
+    CompletableFuture<Boolean> revoke(String leaderRaftAddress, String nodeId);
+  }
+
+  private volatile LeaseLink leaseLink;
+  private final Object openLeaseLock = new Object();
+  private long openLeaseUntil; // System.nanoTime(); guarded by openLeaseLock
+  private long openLeaseGeneration; // bumped when the lease is given up; guarded by openLeaseLock
+  private volatile boolean openLeaseHeldHint;
+  private volatile Thread leaseRenewer;
+  private final java.util.concurrent.atomic.AtomicLong leaseOpens = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong leaseGrants = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong leaseGiveUps = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong leaseAcks = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong leaseRevocations = new java.util.concurrent.atomic.AtomicLong();
+
+  /** Lets this node wait for other nodes' leases when it commits (every node of a cluster needs it). */
+  public void setLeaseLink(LeaseLink link) {
+    this.leaseLink = link;
+  }
+
+  /** Starts asking the leader for open leases (--open-barrier lease); needs {@link #setLeaseLink}. */
+  public void enableOpenLeases() {
+    Thread t = new Thread(this::renewLeases, "open-lease");
+    t.setDaemon(true);
+    leaseRenewer = t;
+    t.start();
+  }
+
+  /** Whether strict opens on this node may skip the barrier now. */
+  boolean openLeaseHeld() {
+    if (!openLeaseHeldHint) {
+      return false;
+    }
+    synchronized (openLeaseLock) {
+      return openLeaseUntil - System.nanoTime() > 0;
+    }
+  }
+
+  private void renewLeases() {
+    long every = Math.max(10, config.electionTimeoutMs() / 8);
+    while (!Thread.currentThread().isInterrupted()) {
+      try {
+        Thread.sleep(every);
+        LeaseLink link = leaseLink;
+        String leader = leaderAddress();
+        if (link == null || leader == null) {
+          continue; // no leader known, or this peer leads (its own lease covers its opens)
+        }
+        long generation;
+        synchronized (openLeaseLock) {
+          generation = openLeaseGeneration;
+        }
+        long asked = System.nanoTime();
+        long valid = link.grant(leader, config.nodeId(), stateMachine.appliedIndex())
+            .get(config.electionTimeoutMs(), TimeUnit.MILLISECONDS);
+        synchronized (openLeaseLock) {
+          if (valid > 0 && generation == openLeaseGeneration) {
+            openLeaseUntil = asked + valid; // counted from the question: never later than the leader counts
+            openLeaseHeldHint = true;
+            leaseGrants.incrementAndGet();
+          }
+        }
+      } catch (InterruptedException e) {
+        return;
+      } catch (ExecutionException | TimeoutException | RuntimeException e) {
+        LOG.debug("open lease not renewed", e);
+      }
+    }
+  }
+
+  /**
+   * A committer asks: has this replica applied {@code index}? Waits up to {@code timeoutMs}; if not
+   * applied by then, gives the open lease up first (and ignores grants asked for before), so the
+   * committer may go on either way.
+   */
+  public boolean awaitAppliedOrGiveUpLease(long index, long timeoutMs) throws InterruptedException {
+    if (stateMachine.awaitApplied(index, timeoutMs)) {
+      return true;
+    }
+    synchronized (openLeaseLock) {
+      openLeaseUntil = System.nanoTime();
+      openLeaseGeneration++;
+      openLeaseHeldHint = false;
+    }
+    leaseGiveUps.incrementAndGet();
+    return false;
+  }
+
+  /** The leader's side of a lease request: valid nanos, or 0 (not leader with a lease, or the node lags). */
+  public long grantOpenLease(String nodeId, long appliedIndex) {
+    long term = leaseTerm();
+    if (term < 0 || refuseLeaseForTesting || peerAddress(nodeId) == null) {
+      return 0; // not a leader with its lease, or not a member (a removed node still asking)
+    }
+    return stateMachine.grantOpenLease(nodeId, appliedIndex, term,
+        TimeUnit.MILLISECONDS.toNanos(config.electionTimeoutMs() * 3 / 4));
+  }
+
+  /** The leader's side of a revocation: returns once the node's lease ran out; false if this peer does not lead. */
+  public boolean revokeOpenLease(String nodeId) throws InterruptedException {
+    if (!isLeader()) {
+      return false;
+    }
+    leaseRevocations.incrementAndGet();
+    long wait = stateMachine.revokeOpenLease(nodeId, TimeUnit.MILLISECONDS.toNanos(REVOKE_HOLD_OFF_MS));
+    if (wait > 0) {
+      TimeUnit.NANOSECONDS.sleep(wait + TimeUnit.MILLISECONDS.toNanos(1));
+    }
+    return true;
+  }
+
+  /** How long this peer still holds its leader lease (nanos), 0 if it does not. */
+  private long raftLeaseLeftNanos() {
+    // Fresh: the lease kept for opens shrinks until it lapses and is rebuilt; a grant taken from it
+    // near its end would be short and leave the holder without a lease until its next renewal.
+    if (refuseLeaseForTesting || leaseTerm(true) < 0) {
+      return 0;
+    }
+    Lease l = lease;
+    return l == null ? 0 : Math.max(0, l.validUntilNanos() - System.nanoTime());
+  }
+
+  /**
+   * Before a change is acknowledged: every node the leader listed as a possible lease holder has
+   * applied it, or gave its lease up, or (unreachable) had it revoked by the leader and run out.
+   */
+  private void awaitLeaseHolders(List<String> holders, long index, String what) {
+    LeaseLink link = leaseLink;
+    if (link == null) {
+      throw new FsException(Errno.EIO, what + " committed, but this node cannot reach lease holders " + holders);
+    }
+    String self = config.nodeId();
+    Map<String, CompletableFuture<Boolean>> asked = new java.util.LinkedHashMap<>();
+    for (String h : holders) {
+      if (h.equals(self)) {
+        continue; // applied here already
+      }
+      String address = peerAddress(h);
+      leaseAcks.incrementAndGet();
+      asked.put(h, address == null ? CompletableFuture.failedFuture(new IllegalStateException("no address"))
+          : link.awaitApplied(address, index, ACK_WAIT_MS));
+    }
+    long deadline = System.currentTimeMillis() + config.writeTimeoutMs();
+    for (Map.Entry<String, CompletableFuture<Boolean>> e : asked.entrySet()) {
+      try {
+        e.getValue().get(ACK_WAIT_MS + 1_000, TimeUnit.MILLISECONDS);
+        continue; // applied, or the holder gave its lease up
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EIO, "interrupted");
+      } catch (ExecutionException | TimeoutException ex) {
+        LOG.info("lease holder {} did not answer for index {} ({}); revoking its lease", e.getKey(), index,
+            ex.getCause() != null ? ex.getCause().toString() : ex.toString());
+      }
+      revokeAtLeader(link, e.getKey(), deadline, what);
+    }
+  }
+
+  private void revokeAtLeader(LeaseLink link, String node, long deadline, String what) {
+    while (System.currentTimeMillis() < deadline) {
+      try {
+        if (isLeader()) {
+          if (revokeOpenLease(node)) {
+            return;
+          }
+        } else {
+          String leader = leaderAddress();
+          if (leader != null && link.revoke(leader, node).get(config.writeTimeoutMs(), TimeUnit.MILLISECONDS)) {
+            return;
+          }
+        }
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EIO, "interrupted");
+      } catch (ExecutionException | TimeoutException | RuntimeException ex) {
+        LOG.debug("revoking the lease of {} failed", node, ex);
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EIO, "interrupted");
+      }
+    }
+    throw new FsException(Errno.EIO, what + " committed, but node " + node
+        + " may still serve opens from before it: neither it nor the leader answered");
+  }
+
+  /** The Raft address of the leader this peer knows of, or null if none or itself. */
+  private String leaderAddress() {
+    try {
+      var id = server.getDivision(GROUP_ID).getInfo().getLeaderId();
+      return id == null || id.equals(server.getId()) ? null : peerAddress(id.toString());
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private String peerAddress(String nodeId) {
+    try {
+      RaftPeer peer = server.getDivision(GROUP_ID).getRaftConf().getPeer(RaftPeerId.valueOf(nodeId),
+          RaftPeerRole.FOLLOWER, RaftPeerRole.LISTENER);
+      return peer == null ? null : peer.getAddress();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * What open leases did on this node.
+   *
+   * @param held whether this node holds one now
+   * @param grants leases (and renewals) the leader granted this node
+   * @param opens strict opens served under the lease, without a barrier round trip
+   * @param giveUps times this node gave its lease up because it had not applied a committer's change in time
+   * @param acks lease holders this node asked to apply its changes
+   * @param revocations leases this node, as leader, revoked for a committer that could not reach the holder
+   */
+  public record OpenLeaseStats(boolean held, long grants, long opens, long giveUps, long acks, long revocations) {}
+
+  public OpenLeaseStats openLeaseStats() {
+    return new OpenLeaseStats(openLeaseHeld(), leaseGrants.get(), leaseOpens.get(), leaseGiveUps.get(),
+        leaseAcks.get(), leaseRevocations.get());
   }
 
   /** Until when open() skips the barrier because the leader could not be reached (reads stay local). */
@@ -317,6 +579,10 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   private void barrier() {
     barrierCalls.incrementAndGet();
+    if (openLeaseHeld()) {
+      leaseOpens.incrementAndGet();
+      return;
+    }
     if (isLeader() || System.currentTimeMillis() < barrierDegradedUntil) {
       syncAlone();
       return;
@@ -454,6 +720,11 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   /** The term this peer leads in while it holds its lease ({@link #leaseHeld}), else -1. */
   long leaseTerm() {
+    return leaseTerm(false);
+  }
+
+  /** @param fresh rebuild the lease from the role report even while the one kept is valid (it may be longer now) */
+  private long leaseTerm(boolean fresh) {
     try {
       var division = server.getDivision(GROUP_ID);
       var info = division.getInfo();
@@ -466,7 +737,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       // report (5-8 us) on every strict open of the leader's own node.
       Lease cached = lease;
       long now = System.nanoTime();
-      if (cached != null && cached.term == term && now < cached.validUntilNanos) {
+      if (!fresh && cached != null && cached.term == term && now < cached.validUntilNanos) {
         return term;
       }
       long leaseMs = config.electionTimeoutMs() * 3 / 4;
@@ -685,6 +956,11 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     }
   }
 
+  /** This peer's Raft address (host:port). */
+  public String address() {
+    return config.address();
+  }
+
   public String nodeId() {
     return config.nodeId();
   }
@@ -737,6 +1013,10 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   @Override
   public void close() {
+    Thread renewer = leaseRenewer;
+    if (renewer != null) {
+      renewer.interrupt();
+    }
     barrierExecutor.shutdownNow();
     for (RaftClient c : List.of(client, barrierClient)) {
       try {

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -154,6 +155,104 @@ class ReadBarrierTest {
       assertTrue(refusals >= 10, "refusals " + refusals);
     } finally {
       closeAll(stores);
+    }
+  }
+
+  @Test
+  void underAnOpenLeaseAFollowerSkipsTheRoundTripAndEveryCommitWaitsForIt() throws Exception {
+    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
+    try {
+      linkInProcess(stores);
+      RaftMetaStore l = withRole(stores, true);
+      RaftMetaStore f = withRole(stores, false);
+      f.enableOpenLeases();
+      awaitLease(f);
+      var before = f.barrierStats();
+      long opensBefore = f.openLeaseStats().opens();
+      for (int k = 0; k < 50; k++) {
+        writeThenBarrier(l, f, "leased-" + k);
+      }
+      long opens = f.openLeaseStats().opens() - opensBefore;
+      long rounds = f.barrierStats().rounds() - before.rounds();
+      assertTrue(opens > rounds, opens + " barriers under the lease, " + rounds + " round trips");
+      assertTrue(l.openLeaseStats().acks() >= opens, "the leader asked the holder " + l.openLeaseStats().acks()
+          + " times for " + opens + " leased barriers");
+    } finally {
+      closeAll(stores);
+    }
+  }
+
+  @Test
+  void aHolderThatLagsGivesItsLeaseUpAndARevokedOneIsRefusedForAWhile() throws Exception {
+    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
+    try {
+      linkInProcess(stores);
+      RaftMetaStore l = withRole(stores, true);
+      RaftMetaStore f = withRole(stores, false);
+      f.enableOpenLeases();
+      awaitLease(f);
+      // A committer asks for an index this replica has not applied: it gives the lease up at once.
+      assertFalse(f.awaitAppliedOrGiveUpLease(Long.MAX_VALUE / 2, 10));
+      assertFalse(f.openLeaseStats().held());
+      assertEquals(1, f.openLeaseStats().giveUps());
+      awaitLease(f); // and gets one again once it is caught up
+      // The leader grants only to a node that applied its last change.
+      create(l, "lag-check");
+      assertEquals(0, l.grantOpenLease(f.nodeId(), 0));
+      // A revoked holder: the revocation returns after its lease could have run out, then no grants.
+      long t0 = System.nanoTime();
+      assertTrue(l.revokeOpenLease(f.nodeId()));
+      long waitedMs = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(waitedMs < RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS, "revocation waited " + waitedMs + " ms");
+      assertEquals(0, l.grantOpenLease(f.nodeId(), Long.MAX_VALUE / 2));
+      assertFalse(f.revokeOpenLease(l.nodeId()), "a follower revoked a lease");
+    } finally {
+      closeAll(stores);
+    }
+  }
+
+  /** Lease calls between the stores of one JVM, as the node port carries them between nodes. */
+  private static void linkInProcess(List<RaftMetaStore> stores) {
+    Map<String, RaftMetaStore> byAddress = new LinkedHashMap<>();
+    for (RaftMetaStore s : stores) {
+      byAddress.put(s.address(), s);
+    }
+    RaftMetaStore.LeaseLink link = new RaftMetaStore.LeaseLink() {
+      @Override
+      public CompletableFuture<Long> grant(String leader, String nodeId, long applied) {
+        return CompletableFuture.supplyAsync(() -> byAddress.get(leader).grantOpenLease(nodeId, applied));
+      }
+
+      @Override
+      public CompletableFuture<Boolean> awaitApplied(String address, long index, long timeoutMs) {
+        return CompletableFuture.supplyAsync(() -> {
+          try {
+            return byAddress.get(address).awaitAppliedOrGiveUpLease(index, timeoutMs);
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+      }
+
+      @Override
+      public CompletableFuture<Boolean> revoke(String leader, String nodeId) {
+        return CompletableFuture.supplyAsync(() -> {
+          try {
+            return byAddress.get(leader).revokeOpenLease(nodeId);
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+      }
+    };
+    stores.forEach(s -> s.setLeaseLink(link));
+  }
+
+  private static void awaitLease(RaftMetaStore s) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 20_000;
+    while (!s.openLeaseStats().held()) {
+      assertTrue(System.currentTimeMillis() < deadline, "no open lease: " + s.status());
+      Thread.sleep(10);
     }
   }
 

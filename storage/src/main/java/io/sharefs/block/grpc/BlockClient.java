@@ -48,6 +48,11 @@ public final class BlockClient implements AutoCloseable {
         .maxInboundMessageSize(8 << 20).build());
   }
 
+  /** The channel to a node's RPC port, for other services served there (one connection per peer). */
+  public ManagedChannel channelTo(String address) {
+    return channel(address);
+  }
+
   private BlockServiceGrpc.BlockServiceFutureStub stub(String address) {
     return BlockServiceGrpc.newFutureStub(channel(address))
         .withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS);
