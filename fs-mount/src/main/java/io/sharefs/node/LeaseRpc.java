@@ -33,8 +33,9 @@ final class LeaseRpc {
 
     @Override
     public void grantLease(GrantLeaseRequestProto r, StreamObserver<GrantLeaseReplyProto> out) {
-      out.onNext(GrantLeaseReplyProto.newBuilder()
-          .setValidNanos(meta.grantOpenLease(r.getNodeId(), r.getAppliedIndex())).build());
+      RaftMetaStore.Grant g = meta.grantOpenLease(r.getNodeId());
+      out.onNext(GrantLeaseReplyProto.newBuilder().setValidNanos(g.validNanos()).setTerm(g.term())
+          .setApplyFirst(g.applyFirst()).build());
       out.onCompleted();
     }
 
@@ -69,9 +70,9 @@ final class LeaseRpc {
         .withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS);
     return new RaftMetaStore.LeaseLink() {
       @Override
-      public CompletableFuture<Long> grant(String leader, String nodeId, long appliedIndex) {
-        return complete(stub.apply(leader).grantLease(GrantLeaseRequestProto.newBuilder().setNodeId(nodeId)
-            .setAppliedIndex(appliedIndex).build()), GrantLeaseReplyProto::getValidNanos);
+      public CompletableFuture<RaftMetaStore.Grant> grant(String leader, String nodeId) {
+        return complete(stub.apply(leader).grantLease(GrantLeaseRequestProto.newBuilder().setNodeId(nodeId).build()),
+            r -> new RaftMetaStore.Grant(r.getValidNanos(), r.getTerm(), r.getApplyFirst()));
       }
 
       @Override

@@ -92,8 +92,8 @@ public final class Bench {
     warmUp(t);
     if (t instanceof SharefsTarget s) {
       // Figures depend on where the leader is: a follower learns of a commit with the leader's next message.
-      record(t, "writer node leads (1) or follows (0)", isLeader(s.cluster().metrics(0)) ? 1 : 0);
-      record(t, "reader node leads (1) or follows (0)", isLeader(s.cluster().metrics(1)) ? 1 : 0);
+      record(t, "writer node leads (1) or follows (0)", isLeader(s.cluster().metrics(s.writerIndex())) ? 1 : 0);
+      record(t, "reader node leads (1) or follows (0)", isLeader(s.cluster().metrics(s.readerIndex())) ? 1 : 0);
     }
     for (int r = 0; r < reps; r++) {
       install(t, r);

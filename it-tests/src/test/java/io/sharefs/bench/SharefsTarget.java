@@ -5,14 +5,32 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A 3-node sharefs cluster on this machine: the writer on node 1, the reader on node 2. */
+/**
+ * A 3-node sharefs cluster on this machine. Writer and reader are the two nodes that do not lead
+ * the Raft group once it has elected: the placement that costs sharefs most (every change goes to
+ * the leader and back, every strict open asks it), and the same in every run — where the leader
+ * happened to be moved strict figures 5-10x between runs before.
+ */
 final class SharefsTarget implements Target {
   private final SharefsCluster cluster;
   private final String name;
+  private final int writer;
+  private final int reader;
 
   SharefsTarget(Path root, String name, String... args) throws Exception {
     this.cluster = SharefsCluster.start(root, 3, args);
     this.name = name;
+    int leader = cluster.leader(30_000);
+    this.writer = (leader + 1) % 3;
+    this.reader = (leader + 2) % 3;
+  }
+
+  int writerIndex() {
+    return writer;
+  }
+
+  int readerIndex() {
+    return reader;
   }
 
   @Override
@@ -22,12 +40,12 @@ final class SharefsTarget implements Target {
 
   @Override
   public Path writer() {
-    return cluster.mountPoint(0);
+    return cluster.mountPoint(writer);
   }
 
   @Override
   public Path reader() {
-    return cluster.mountPoint(1);
+    return cluster.mountPoint(reader);
   }
 
   @Override

@@ -144,7 +144,15 @@ public final class MetaStateMachine extends BaseStateMachine {
       appliedAdvanced.signalAll();
       if (trx.getServerRole() == RaftPeerRole.LEADER) {
         // Under the apply lock: a lease granted after this point needs the entry applied first.
-        holders = openLeases.holders(System.nanoTime());
+        long now = System.nanoTime();
+        holders = openLeases.holders(now);
+        if (now - leaderSinceNanos < inheritNanos) {
+          // Early in this peer's leadership a predecessor's grant may still run (a leadership
+          // transfer elects without waiting for the old leader's lease): every member may hold one.
+          java.util.Set<String> all = new java.util.LinkedHashSet<>(holders);
+          all.addAll(members.get());
+          holders = List.copyOf(all);
+        }
       }
     } finally {
       applyLock.unlock();
@@ -172,6 +180,18 @@ public final class MetaStateMachine extends BaseStateMachine {
   // ---------------------------------------------------------------- open leases (leader side)
 
   private final OpenLeaseTable openLeases = new OpenLeaseTable();
+  private volatile long leaderSinceNanos = System.nanoTime() - (1L << 62);
+  private volatile long inheritNanos;
+  private volatile java.util.function.Supplier<java.util.Collection<String>> members = List::of;
+
+  /**
+   * For the first {@code inheritNanos} of this peer's leadership, commits list every member in
+   * {@code members} (the other voters and listeners) as a possible lease holder.
+   */
+  public void setLeaseInheritance(long inheritNanos, java.util.function.Supplier<java.util.Collection<String>> members) {
+    this.inheritNanos = inheritNanos;
+    this.members = members;
+  }
   private volatile java.util.function.LongSupplier raftLeaseLeftNanos = () -> 0;
   private volatile long openLeaseTerm = -1;
 
@@ -181,15 +201,16 @@ public final class MetaStateMachine extends BaseStateMachine {
   }
 
   /**
-   * Grants {@code node} an open lease if this peer leads with its own lease and the node has applied
-   * every change this peer applied: until it runs out (never later than this peer's own lease, so a
-   * new leader never has to wait for it), every committer waits for that node to apply its change.
+   * Grants {@code node} an open lease if this peer leads with its own lease: until it runs out (never
+   * later than this peer's own lease), every committer waits for that node to apply its change.
    * Under the apply lock, so a change is either applied after the grant (and lists the node as a
-   * holder in its reply) or before it (and the node has it).
+   * holder in its reply) or before it — then it is at most the returned last change, which the node
+   * must apply before it uses the lease.
    *
-   * @return how long the lease is valid (nanos), counted by the node from when it asked; 0: refused
+   * @return {how long the lease is valid (nanos, counted by the node from when it asked; 0: refused),
+   *     the last change applied here}
    */
-  long grantOpenLease(String node, long nodeApplied, long term, long maxNanos) {
+  long[] grantOpenLease(String node, long term, long maxNanos) {
     applyLock.lock();
     try {
       if (term != openLeaseTerm) {
@@ -197,10 +218,10 @@ public final class MetaStateMachine extends BaseStateMachine {
         openLeaseTerm = term;
       }
       long left = raftLeaseLeftNanos.getAsLong();
-      if (left <= 0 || nodeApplied < lastChangeIndex) {
-        return 0;
+      if (left <= 0) {
+        return new long[] {0, lastChangeIndex};
       }
-      return openLeases.grant(node, Math.min(left, maxNanos), System.nanoTime());
+      return new long[] {openLeases.grant(node, Math.min(left, maxNanos), System.nanoTime()), lastChangeIndex};
     } finally {
       applyLock.unlock();
     }
@@ -312,6 +333,9 @@ public final class MetaStateMachine extends BaseStateMachine {
   public void notifyLeaderChanged(org.apache.ratis.protocol.RaftGroupMemberId groupMemberId,
       org.apache.ratis.protocol.RaftPeerId newLeaderId) {
     leaderChanges.incrementAndGet();
+    if (newLeaderId != null && newLeaderId.equals(groupMemberId.getPeerId())) {
+      leaderSinceNanos = System.nanoTime();
+    }
     LOG.info("metadata leader is now {}", newLeaderId);
   }
 

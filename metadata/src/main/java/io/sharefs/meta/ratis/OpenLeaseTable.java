@@ -37,12 +37,13 @@ final class OpenLeaseTable {
   }
 
   /**
-   * Refuses the node new leases for {@code holdOffNanos} and forgets its lease; returns how long its
-   * current lease may still run (nanos), which the caller waits out.
+   * Refuses the node new leases for {@code holdOffNanos}; returns how long its current lease may
+   * still run (nanos), which the caller waits out. The node stays listed as a holder until then:
+   * other commits meanwhile must still wait for it (or revoke it too).
    */
   synchronized long revoke(String node, long now, long holdOffNanos) {
     refusedUntil.put(node, now + holdOffNanos);
-    Long u = until.remove(node);
+    Long u = until.get(node);
     return u == null ? 0 : Math.max(0, u - now);
   }
 

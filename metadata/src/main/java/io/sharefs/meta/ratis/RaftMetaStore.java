@@ -68,6 +68,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
     stateMachine.setRaftLeaseLeft(this::raftLeaseLeftNanos);
+    stateMachine.setLeaseInheritance(TimeUnit.MILLISECONDS.toNanos(config.electionTimeoutMs() * 3 / 4),
+        this::otherMembers);
     stateMachine.setLeaseTerm(() -> {
       long term = refuseLeaseForTesting ? -1 : leaseTerm();
       if (term < 0) {
@@ -297,13 +299,15 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   /** How long a committer waits for a holder to apply its change before the holder gives its lease up. */
   static final long ACK_WAIT_MS = 100;
+  /** How long a node that gave its lease up waits (at least) before asking for a new one. */
+  static final long RENEW_AFTER_GIVE_UP_MS = 250;
   /** How long a node whose lease was revoked is refused a new one. */
   static final long REVOKE_HOLD_OFF_MS = 5_000;
 
   /** The node port calls that open leases need ({@link #enableOpenLeases}, {@link #awaitLeaseHolders}). */
   public interface LeaseLink {
-    /** Asks the peer at this Raft address (the leader) for a lease: valid nanos, 0 if refused. */
-    CompletableFuture<Long> grant(String leaderRaftAddress, String nodeId, long appliedIndex);
+    /** Asks the peer at this Raft address (the leader) for a lease. */
+    CompletableFuture<Grant> grant(String leaderRaftAddress, String nodeId);
 
     /** Asks a holder to apply {@code index}: true once it did, false if it gave its lease up instead. */
     CompletableFuture<Boolean> awaitApplied(String raftAddress, long index, long timeoutMs);
@@ -312,8 +316,18 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     CompletableFuture<Boolean> revoke(String leaderRaftAddress, String nodeId);
   }
 
+  /**
+   * A lease answer: valid for this many nanos (0: refused), granted by the leader of this term, usable
+   * once the holder has applied {@code applyFirst} (changes before the grant did not wait for it).
+   */
+  public record Grant(long validNanos, long term, long applyFirst) {}
+
   private volatile LeaseLink leaseLink;
   private final Object openLeaseLock = new Object();
+  private long openLeaseGrantTerm; // guarded by openLeaseLock
+  private long openLeaseApplyFirst; // guarded by openLeaseLock
+  private volatile long noRenewalUntil = System.nanoTime();
+  private volatile long noRenewalBelow; // after a give-up: ask again once this index is applied
   private long openLeaseUntil; // System.nanoTime(); guarded by openLeaseLock
   private long openLeaseGeneration; // bumped when the lease is given up; guarded by openLeaseLock
   private volatile boolean openLeaseHeldHint;
@@ -342,9 +356,17 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     if (!openLeaseHeldHint) {
       return false;
     }
+    long term;
+    long applyFirst;
     synchronized (openLeaseLock) {
-      return openLeaseUntil - System.nanoTime() > 0;
+      if (openLeaseUntil - System.nanoTime() <= 0) {
+        return false;
+      }
+      term = openLeaseGrantTerm;
+      applyFirst = openLeaseApplyFirst;
     }
+    // Changes committed before the grant did not wait for this node; a newer leader's need not have.
+    return stateMachine.appliedIndex() >= applyFirst && currentTerm() == term;
   }
 
   private void renewLeases() {
@@ -354,19 +376,21 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         Thread.sleep(every);
         LeaseLink link = leaseLink;
         String leader = leaderAddress();
-        if (link == null || leader == null) {
-          continue; // no leader known, or this peer leads (its own lease covers its opens)
+        if (link == null || leader == null || System.nanoTime() - noRenewalUntil < 0
+            || stateMachine.appliedIndex() < noRenewalBelow) {
+          continue; // no leader known, this peer leads (its own lease covers its opens), or it gave up and still lags
         }
         long generation;
         synchronized (openLeaseLock) {
           generation = openLeaseGeneration;
         }
         long asked = System.nanoTime();
-        long valid = link.grant(leader, config.nodeId(), stateMachine.appliedIndex())
-            .get(config.electionTimeoutMs(), TimeUnit.MILLISECONDS);
+        Grant g = link.grant(leader, config.nodeId()).get(config.electionTimeoutMs(), TimeUnit.MILLISECONDS);
         synchronized (openLeaseLock) {
-          if (valid > 0 && generation == openLeaseGeneration) {
-            openLeaseUntil = asked + valid; // counted from the question: never later than the leader counts
+          if (g.validNanos() > 0 && generation == openLeaseGeneration) {
+            openLeaseUntil = asked + g.validNanos(); // from the question: never later than the leader counts
+            openLeaseGrantTerm = g.term();
+            openLeaseApplyFirst = g.applyFirst();
             openLeaseHeldHint = true;
             leaseGrants.incrementAndGet();
           }
@@ -393,18 +417,44 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       openLeaseGeneration++;
       openLeaseHeldHint = false;
     }
+    // Ask again only once caught up with the change given up on, and not at once: a replica that keeps
+    // lagging would otherwise cost commit after commit this wait.
+    noRenewalBelow = index;
+    noRenewalUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENEW_AFTER_GIVE_UP_MS);
     leaseGiveUps.incrementAndGet();
     return false;
   }
 
-  /** The leader's side of a lease request: valid nanos, or 0 (not leader with a lease, or the node lags). */
-  public long grantOpenLease(String nodeId, long appliedIndex) {
+  /** The leader's side of a lease request: refused (0 nanos) unless it leads with its lease and the node is a member. */
+  public Grant grantOpenLease(String nodeId) {
     long term = leaseTerm();
     if (term < 0 || refuseLeaseForTesting || peerAddress(nodeId) == null) {
-      return 0; // not a leader with its lease, or not a member (a removed node still asking)
+      return new Grant(0, term, 0); // not a leader with its lease, or not a member (a removed node still asking)
     }
-    return stateMachine.grantOpenLease(nodeId, appliedIndex, term,
+    long[] g = stateMachine.grantOpenLease(nodeId, term,
         TimeUnit.MILLISECONDS.toNanos(config.electionTimeoutMs() * 3 / 4));
+    return new Grant(g[0], term, g[1]);
+  }
+
+  /** The other voters and listeners of the current configuration (none if leases cannot be served here). */
+  private java.util.Collection<String> otherMembers() {
+    if (leaseLink == null) {
+      return List.of(); // no lease service on this node: no member can have been granted one here
+    }
+    try {
+      var conf = server.getDivision(GROUP_ID).getRaftConf();
+      java.util.Set<String> ids = new java.util.LinkedHashSet<>();
+      for (RaftPeer p : conf.getAllPeers(RaftPeerRole.FOLLOWER)) {
+        ids.add(p.getId().toString());
+      }
+      for (RaftPeer p : conf.getAllPeers(RaftPeerRole.LISTENER)) {
+        ids.add(p.getId().toString());
+      }
+      ids.remove(config.nodeId());
+      return ids;
+    } catch (IOException e) {
+      return List.of();
+    }
   }
 
   /** The leader's side of a revocation: returns once the node's lease ran out; false if this peer does not lead. */
