@@ -227,9 +227,14 @@ public final class MetaStateMachine extends BaseStateMachine {
     }
   }
 
-  /** Takes a node's open lease away (see {@link OpenLeaseTable#revoke}); returns nanos to wait it out. */
+  /**
+   * Takes a node's open lease away (see {@link OpenLeaseTable#revoke}); returns nanos to wait it out:
+   * its grant from here, or early in this leadership one from a predecessor, which this peer has no
+   * record of but which ends within the inheritance window.
+   */
   long revokeOpenLease(String node, long holdOffNanos) {
-    return openLeases.revoke(node, System.nanoTime(), holdOffNanos);
+    long now = System.nanoTime();
+    return Math.max(openLeases.revoke(node, now, holdOffNanos), Math.max(0, leaderSinceNanos + inheritNanos - now));
   }
 
   private volatile Runnable snapshotInstalled = () -> {};

@@ -299,6 +299,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   /** How long a committer waits for a holder to apply its change before the holder gives its lease up. */
   static final long ACK_WAIT_MS = 100;
+  /** How much longer than {@link #ACK_WAIT_MS} a committer waits for a holder's answer before revoking it. */
+  static final long ACK_MARGIN_MS = 400;
   /** How long a node that gave its lease up waits (at least) before asking for a new one. */
   static final long RENEW_AFTER_GIVE_UP_MS = 250;
   /** How long a node whose lease was revoked is refused a new one. */
@@ -504,7 +506,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     long deadline = System.currentTimeMillis() + config.writeTimeoutMs();
     for (Map.Entry<String, CompletableFuture<Boolean>> e : asked.entrySet()) {
       try {
-        e.getValue().get(ACK_WAIT_MS + 1_000, TimeUnit.MILLISECONDS);
+        e.getValue().get(ACK_WAIT_MS + ACK_MARGIN_MS, TimeUnit.MILLISECONDS);
         continue; // applied, or the holder gave its lease up
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
