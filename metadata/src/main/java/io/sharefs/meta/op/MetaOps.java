@@ -49,6 +49,11 @@ public final class MetaOps {
     return toProto(r).toByteArray();
   }
 
+  /** A result as the leader replies it: with the nodes whose open lease may still be valid. */
+  public static byte[] encodeReply(MetaResult r, java.util.List<String> leaseHolders) {
+    return toProto(r).toBuilder().addAllLeaseHolders(leaseHolders).build().toByteArray();
+  }
+
   private static MetaResultProto toProto(MetaResult r) {
     MetaResultProto.Builder b = MetaResultProto.newBuilder().setErrno(r.errno()).setReleasedIno(r.releasedIno())
         .setValue(r.value());
@@ -62,14 +67,19 @@ public final class MetaOps {
   }
 
   public static MetaResult decodeResult(byte[] bytes) {
+    return fromProto(parseReply(bytes));
+  }
+
+  /** A reply as sent (see {@link #encodeReply}); {@link #fromProto} turns it into the result. */
+  public static MetaResultProto parseReply(byte[] bytes) {
     try {
-      return fromProto(MetaResultProto.parseFrom(bytes));
+      return MetaResultProto.parseFrom(bytes);
     } catch (InvalidProtocolBufferException e) {
       throw new FsException(Errno.EIO, "malformed metadata reply");
     }
   }
 
-  private static MetaResult fromProto(MetaResultProto p) {
+  public static MetaResult fromProto(MetaResultProto p) {
     java.util.List<MetaResult> batch = new java.util.ArrayList<>(p.getBatchCount());
     for (MetaResultProto inner : p.getBatchList()) {
       batch.add(fromProto(inner));

@@ -6,7 +6,6 @@ import io.sharefs.meta.op.MetaOps;
 import io.sharefs.meta.table.MetaTables;
 import java.io.IOException;
 import java.nio.file.Path;
-import io.sharefs.proto.MetaResultProto;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -166,14 +165,7 @@ public final class MetaStateMachine extends BaseStateMachine {
     } catch (RuntimeException e) {
       LOG.warn("apply listener failed at index {}", index, e);
     }
-    byte[] reply = MetaOps.encodeResult(result);
-    if (!holders.isEmpty()) {
-      // Protobuf merges concatenated messages: the holder list joins the encoded result.
-      byte[] extra = MetaResultProto.newBuilder().addAllLeaseHolders(holders).build().toByteArray();
-      byte[] both = java.util.Arrays.copyOf(reply, reply.length + extra.length);
-      System.arraycopy(extra, 0, both, reply.length, extra.length);
-      reply = both;
-    }
+    byte[] reply = holders.isEmpty() ? MetaOps.encodeResult(result) : MetaOps.encodeReply(result, holders);
     return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
   }
 
@@ -192,17 +184,11 @@ public final class MetaStateMachine extends BaseStateMachine {
     this.inheritNanos = inheritNanos;
     this.members = members;
   }
-  private volatile java.util.function.LongSupplier raftLeaseLeftNanos = () -> 0;
   private volatile long openLeaseTerm = -1;
 
-  /** How long this peer still holds its own leader lease (nanos), or 0 if it does not. */
-  public void setRaftLeaseLeft(java.util.function.LongSupplier leftNanos) {
-    this.raftLeaseLeftNanos = leftNanos;
-  }
-
   /**
-   * Grants {@code node} an open lease if this peer leads with its own lease: until it runs out (never
-   * later than this peer's own lease), every committer waits for that node to apply its change.
+   * Grants {@code node} an open lease of {@code validNanos} (the caller, leading in {@code term}, keeps
+   * it within its own leader lease): until it runs out, every committer waits for that node to apply its change.
    * Under the apply lock, so a change is either applied after the grant (and lists the node as a
    * holder in its reply) or before it — then it is at most the returned last change, which the node
    * must apply before it uses the lease.
@@ -210,18 +196,14 @@ public final class MetaStateMachine extends BaseStateMachine {
    * @return {how long the lease is valid (nanos, counted by the node from when it asked; 0: refused),
    *     the last change applied here}
    */
-  long[] grantOpenLease(String node, long term, long maxNanos) {
+  long[] grantOpenLease(String node, long term, long validNanos) {
     applyLock.lock();
     try {
       if (term != openLeaseTerm) {
         openLeases.clear();
         openLeaseTerm = term;
       }
-      long left = raftLeaseLeftNanos.getAsLong();
-      if (left <= 0) {
-        return new long[] {0, lastChangeIndex};
-      }
-      return new long[] {openLeases.grant(node, Math.min(left, maxNanos), System.nanoTime()), lastChangeIndex};
+      return new long[] {openLeases.grant(node, validNanos, System.nanoTime()), lastChangeIndex};
     } finally {
       applyLock.unlock();
     }

@@ -67,7 +67,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     this.config = config;
     tables.ensureRoot(System.currentTimeMillis() * 1_000_000L);
     this.stateMachine = new MetaStateMachine(tables);
-    stateMachine.setRaftLeaseLeft(this::raftLeaseLeftNanos);
     stateMachine.setLeaseInheritance(TimeUnit.MILLISECONDS.toNanos(config.electionTimeoutMs() * 3 / 4),
         this::otherMembers);
     stateMachine.setLeaseTerm(() -> {
@@ -272,20 +271,11 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       Thread.currentThread().interrupt();
       throw new FsException(Errno.EIO, "interrupted");
     }
-    byte[] answer = reply.getMessage().getContent().toByteArray();
-    List<String> holders = leaseHolders(answer);
-    if (!holders.isEmpty()) {
-      awaitLeaseHolders(holders, reply.getLogIndex(), op.name());
+    var answer = MetaOps.parseReply(reply.getMessage().getContent().toByteArray());
+    if (answer.getLeaseHoldersCount() > 0) {
+      awaitLeaseHolders(answer.getLeaseHoldersList(), reply.getLogIndex(), op.name());
     }
-    return MetaOps.decodeResult(answer);
-  }
-
-  private static List<String> leaseHolders(byte[] answer) {
-    try {
-      return io.sharefs.proto.MetaResultProto.parseFrom(answer).getLeaseHoldersList();
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      throw new FsException(Errno.EIO, "malformed metadata reply");
-    }
+    return MetaOps.fromProto(answer);
   }
 
   // ---------------------------------------------------------------- open leases
@@ -324,15 +314,15 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    */
   public record Grant(long validNanos, long term, long applyFirst) {}
 
+  /** The lease this node holds: until (System.nanoTime()), granted in term, usable once applyFirst is applied. */
+  private record HeldLease(long until, long term, long applyFirst) {}
+
   private volatile LeaseLink leaseLink;
-  private final Object openLeaseLock = new Object();
-  private long openLeaseGrantTerm; // guarded by openLeaseLock
-  private long openLeaseApplyFirst; // guarded by openLeaseLock
+  private final Object openLeaseLock = new Object(); // orders grants against give-ups
+  private volatile HeldLease openLease; // null: none; written under openLeaseLock
+  private long openLeaseGeneration; // bumped when the lease is given up; guarded by openLeaseLock
   private volatile long noRenewalUntil = System.nanoTime();
   private volatile long noRenewalBelow; // after a give-up: ask again once this index is applied
-  private long openLeaseUntil; // System.nanoTime(); guarded by openLeaseLock
-  private long openLeaseGeneration; // bumped when the lease is given up; guarded by openLeaseLock
-  private volatile boolean openLeaseHeldHint;
   private volatile Thread leaseRenewer;
   private final java.util.concurrent.atomic.AtomicLong leaseOpens = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong leaseGrants = new java.util.concurrent.atomic.AtomicLong();
@@ -355,20 +345,10 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   /** Whether strict opens on this node may skip the barrier now. */
   boolean openLeaseHeld() {
-    if (!openLeaseHeldHint) {
-      return false;
-    }
-    long term;
-    long applyFirst;
-    synchronized (openLeaseLock) {
-      if (openLeaseUntil - System.nanoTime() <= 0) {
-        return false;
-      }
-      term = openLeaseGrantTerm;
-      applyFirst = openLeaseApplyFirst;
-    }
+    HeldLease l = openLease;
     // Changes committed before the grant did not wait for this node; a newer leader's need not have.
-    return stateMachine.appliedIndex() >= applyFirst && currentTerm() == term;
+    return l != null && l.until() - System.nanoTime() > 0 && stateMachine.appliedIndex() >= l.applyFirst()
+        && currentTerm() == l.term();
   }
 
   private void renewLeases() {
@@ -390,10 +370,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         Grant g = link.grant(leader, config.nodeId()).get(config.electionTimeoutMs(), TimeUnit.MILLISECONDS);
         synchronized (openLeaseLock) {
           if (g.validNanos() > 0 && generation == openLeaseGeneration) {
-            openLeaseUntil = asked + g.validNanos(); // from the question: never later than the leader counts
-            openLeaseGrantTerm = g.term();
-            openLeaseApplyFirst = g.applyFirst();
-            openLeaseHeldHint = true;
+            // Counted from the question: never later than the leader counts.
+            openLease = new HeldLease(asked + g.validNanos(), g.term(), g.applyFirst());
             leaseGrants.incrementAndGet();
           }
         }
@@ -415,9 +393,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       return true;
     }
     synchronized (openLeaseLock) {
-      openLeaseUntil = System.nanoTime();
+      openLease = null;
       openLeaseGeneration++;
-      openLeaseHeldHint = false;
     }
     // Ask again only once caught up with the change given up on, and not at once: a replica that keeps
     // lagging would otherwise cost commit after commit this wait.
@@ -429,13 +406,19 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   /** The leader's side of a lease request: refused (0 nanos) unless it leads with its lease and the node is a member. */
   public Grant grantOpenLease(String nodeId) {
-    long term = leaseTerm();
-    if (term < 0 || refuseLeaseForTesting || peerAddress(nodeId) == null) {
-      return new Grant(0, term, 0); // not a leader with its lease, or not a member (a removed node still asking)
+    // Fresh: the lease kept for opens shrinks until it lapses and is rebuilt; a grant cut from it
+    // near its end would be short and leave the holder without a lease until its next renewal.
+    Lease own = refuseLeaseForTesting ? null : currentLease(true);
+    if (own == null || peerAddress(nodeId) == null) {
+      return new Grant(0, -1, 0); // not a leader with its lease, or not a member (a removed node still asking)
     }
-    long[] g = stateMachine.grantOpenLease(nodeId, term,
+    long valid = Math.min(own.validUntilNanos() - System.nanoTime(),
         TimeUnit.MILLISECONDS.toNanos(config.electionTimeoutMs() * 3 / 4));
-    return new Grant(g[0], term, g[1]);
+    if (valid <= 0) {
+      return new Grant(0, own.term(), 0);
+    }
+    long[] g = stateMachine.grantOpenLease(nodeId, own.term(), valid);
+    return new Grant(g[0], own.term(), g[1]);
   }
 
   /** The other voters and listeners of the current configuration (none if leases cannot be served here). */
@@ -470,17 +453,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       TimeUnit.NANOSECONDS.sleep(wait + TimeUnit.MILLISECONDS.toNanos(1));
     }
     return true;
-  }
-
-  /** How long this peer still holds its leader lease (nanos), 0 if it does not. */
-  private long raftLeaseLeftNanos() {
-    // Fresh: the lease kept for opens shrinks until it lapses and is rebuilt; a grant taken from it
-    // near its end would be short and leave the holder without a lease until its next renewal.
-    if (refuseLeaseForTesting || leaseTerm(true) < 0) {
-      return 0;
-    }
-    Lease l = lease;
-    return l == null ? 0 : Math.max(0, l.validUntilNanos() - System.nanoTime());
   }
 
   /**
@@ -772,17 +744,22 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
 
   /** The term this peer leads in while it holds its lease ({@link #leaseHeld}), else -1. */
   long leaseTerm() {
-    return leaseTerm(false);
+    Lease l = currentLease(false);
+    return l == null ? -1 : l.term();
   }
 
-  /** @param fresh rebuild the lease from the role report even while the one kept is valid (it may be longer now) */
-  private long leaseTerm(boolean fresh) {
+  /**
+   * This peer's leader lease, or null if it does not hold one.
+   *
+   * @param fresh rebuild it from the role report even while the one kept is valid (it may be longer now)
+   */
+  private Lease currentLease(boolean fresh) {
     try {
       var division = server.getDivision(GROUP_ID);
       var info = division.getInfo();
       long term = info.getCurrentTerm();
       if (!info.isLeaderReady()) {
-        return -1;
+        return null;
       }
       // Ages only grow until new answers arrive, so a lease found held stays held until the
       // majority's answers reach the lease length: reuse that instead of rebuilding the role
@@ -790,7 +767,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       Lease cached = lease;
       long now = System.nanoTime();
       if (!fresh && cached != null && cached.term == term && now < cached.validUntilNanos) {
-        return term;
+        return cached;
       }
       long leaseMs = config.electionTimeoutMs() * 3 / 4;
       java.util.Map<String, Long> ageMs = new java.util.HashMap<>();
@@ -804,12 +781,13 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
         age = Math.max(age, majorityAge(conf.getPreviousPeers(), ageMs));
       }
       if (age >= leaseMs || info.getCurrentTerm() != term) {
-        return -1;
+        return null;
       }
-      lease = new Lease(term, now + TimeUnit.MILLISECONDS.toNanos(leaseMs - age));
-      return term;
+      Lease built = new Lease(term, now + TimeUnit.MILLISECONDS.toNanos(leaseMs - age));
+      lease = built;
+      return built;
     } catch (IOException e) {
-      return -1;
+      return null;
     }
   }
 

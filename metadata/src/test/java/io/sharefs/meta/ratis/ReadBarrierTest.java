@@ -160,13 +160,10 @@ class ReadBarrierTest {
 
   @Test
   void underAnOpenLeaseAFollowerSkipsTheRoundTripAndEveryCommitWaitsForIt() throws Exception {
-    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
+    List<RaftMetaStore> stores = leasedGroup();
     try {
-      linkInProcess(stores);
       RaftMetaStore l = withRole(stores, true);
       RaftMetaStore f = withRole(stores, false);
-      f.enableOpenLeases();
-      awaitLease(f);
       var before = f.barrierStats();
       long opensBefore = f.openLeaseStats().opens();
       for (int k = 0; k < 50; k++) {
@@ -184,13 +181,10 @@ class ReadBarrierTest {
 
   @Test
   void aHolderThatLagsGivesItsLeaseUpAndARevokedOneIsRefusedForAWhile() throws Exception {
-    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
+    List<RaftMetaStore> stores = leasedGroup();
     try {
-      linkInProcess(stores);
       RaftMetaStore l = withRole(stores, true);
       RaftMetaStore f = withRole(stores, false);
-      f.enableOpenLeases();
-      awaitLease(f);
       // A committer asks for an index this replica has not applied: it gives the lease up at once.
       long ahead = l.stateMachine().appliedIndex() + 1; // nothing is being written: not applied in 10 ms
       assertFalse(f.awaitAppliedOrGiveUpLease(ahead, 10));
@@ -217,6 +211,21 @@ class ReadBarrierTest {
       assertFalse(f.revokeOpenLease(l.nodeId()), "a follower revoked a lease");
     } finally {
       closeAll(stores);
+    }
+  }
+
+  /** A 3-peer group whose first follower holds an open lease. */
+  private List<RaftMetaStore> leasedGroup() throws Exception {
+    List<RaftMetaStore> stores = startGroup(RaftConfig.DEFAULT_ELECTION_TIMEOUT_MS);
+    try {
+      linkInProcess(stores);
+      RaftMetaStore f = withRole(stores, false);
+      f.enableOpenLeases();
+      awaitLease(f);
+      return stores;
+    } catch (Exception | Error e) {
+      closeAll(stores);
+      throw e;
     }
   }
 
