@@ -797,6 +797,11 @@ public final class Vfs implements AutoCloseable {
       return null;
     }
     Inode committed = r.orThrow();
+    if (p.inline().length > 0 && committed.inlineData().length == 0) {
+      Inode.Builder b = committed.toBuilder(); // replies carry no inline bytes (MetaOps.encodeReply)
+      b.inlineData = p.inline();
+      committed = b.build();
+    }
     f.committed(committed);
     return committed;
   }

@@ -76,6 +76,21 @@ class VfsTest {
   }
 
   @Test
+  void aSmallFileWrittenOnAfterFsyncKeepsItsFirstBytes() {
+    // Commit replies carry no inline content (MetaOps.encodeResult); the open file must keep its own.
+    long fh = vfs.create(USER, "/small.txt", 0644, Vfs.O_RDWR);
+    vfs.write(fh, "hello".getBytes(), 5, 0);
+    vfs.fsync(USER, fh);
+    byte[] buf = new byte[5];
+    assertEquals(5, vfs.read(fh, buf, 5, 0));
+    assertArrayEquals("hello".getBytes(), buf);
+    vfs.write(fh, " world".getBytes(), 6, 5);
+    vfs.flush(USER, fh);
+    vfs.release(USER, fh);
+    assertArrayEquals("hello world".getBytes(), readAll("/small.txt"));
+  }
+
+  @Test
   void recordLocksConflictAcrossNodesAndReportTheHolder() {
     writeFile("/wp-config.php", new byte[100]);
     // A second node over the same replicated tables, as another cluster member would be.

@@ -31,6 +31,14 @@ public final class NodeProcess implements AutoCloseable {
   private Process process;
   private final java.util.Map<String, String> env = new java.util.HashMap<>();
 
+  private String maxHeap = "256m";
+
+  /** Runs the node with this -Xmx instead of bin/sharefs' 256m. */
+  public NodeProcess maxHeap(String size) {
+    this.maxHeap = size;
+    return this;
+  }
+
   /** Adds an environment variable for the node process. */
   public NodeProcess env(String key, String value) {
     env.put(key, value);
@@ -123,7 +131,11 @@ public final class NodeProcess implements AutoCloseable {
 
   /** The command line for a sharefs subcommand. */
   public static List<String> command(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC",
+    return commandWithHeap("256m", args);
+  }
+
+  private static List<String> commandWithHeap(String maxHeap, String... args) {
+    List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xms32m", "-Xmx" + maxHeap, "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ReservedCodeCacheSize=64m", "-jar", jar().toString()));
     cmd.addAll(List.of(args));
     return cmd;
@@ -147,7 +159,7 @@ public final class NodeProcess implements AutoCloseable {
       Files.createDirectories(mountPoint); // a dead mount left by kill -9 stays for sharefs to clear
     }
     logStart = logText().length();
-    List<String> cmd = command("mount", "--data-dir", dataDir.toString(), "--listen", listen);
+    List<String> cmd = commandWithHeap(maxHeap, "mount", "--data-dir", dataDir.toString(), "--listen", listen);
     cmd.addAll(extraArgs);
     cmd.add(mountPoint.toString());
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)

@@ -44,6 +44,11 @@ public record Inode(
   }
 
   public InodeProto toProto() {
+    return toProto(true);
+  }
+
+  /** The record; without {@code inline} content when {@code withInline} is false (size and layout stay). */
+  public InodeProto toProto(boolean withInline) {
     InodeProto.Builder b =
         InodeProto.newBuilder()
             .setIno(ino)
@@ -61,7 +66,7 @@ public record Inode(
     for (BlockRef r : blocks) {
       b.addBlocks(toProto(r));
     }
-    if (inlineData.length > 0) {
+    if (withInline && inlineData.length > 0) {
       b.setInlineData(ByteString.copyFrom(inlineData));
     }
     if (symlinkTarget.length > 0) {

@@ -30,8 +30,9 @@ public final class LocalMetaStore extends TablesReader implements MetaStore {
 
   @Override
   public synchronized MetaResult submit(MetaOp op) {
-    // Round-trip through the wire form so tests exercise the codec as the log does.
-    return applier.apply(1, ++index, op.toProto().toByteArray());
+    // Round-trip the op and its result through their wire forms, as the log and Raft's replies do.
+    return io.sharefs.meta.op.MetaOps.decodeResult(
+        io.sharefs.meta.op.MetaOps.encodeResult(applier.apply(1, ++index, op.toProto().toByteArray())));
   }
 
   @Override

@@ -213,6 +213,11 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(1024, c.snapshotEvery()));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(c.segmentBytes()));
+    // Entries carry small files' content (up to the inline threshold): Ratis' default of six cached
+    // segments (up to 200 MB) does not fit a 256 MiB heap. Followers that fall further behind are
+    // served from the segment files.
+    RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
+    RaftServerConfigKeys.Log.setSegmentCacheSizeMax(p, SizeInBytes.valueOf("32MB"));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
     // Heap: a heap histogram of a node after 100,000 creates showed Ratis' retry cache (every reply

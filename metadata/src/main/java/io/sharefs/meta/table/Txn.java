@@ -227,7 +227,7 @@ public final class Txn implements AutoCloseable {
 
   /** Writes everything and the applied index atomically. */
   public void commit(long term, long index) {
-    tables.commit(batch, term, index, inodes.keySet(), dentries.keySet());
+    tables.commit(batch, term, index, inodes, dentries);
   }
 
   @Override

@@ -3,6 +3,7 @@ package io.sharefs.meta.table;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sharefs.meta.FileMode;
 import io.sharefs.meta.Inode;
@@ -52,6 +53,49 @@ class MetaTablesCacheTest {
       assertNull(t.getDentry(Inode.ROOT_INO, "a".getBytes()));
       t.deleteInodeForTesting(Inode.ROOT_INO);
       assertNull(t.getInode(Inode.ROOT_INO));
+    }
+  }
+
+  @Test
+  void aCommitLeavesWhatItWroteInTheCache() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp)) {
+      Inode.Builder b = new Inode.Builder();
+      b.ino = 30;
+      b.mode = FileMode.S_IFREG | 0644;
+      b.nlink = 1;
+      Inode written = b.build();
+      try (Txn txn = t.begin()) {
+        txn.putInode(written);
+        txn.putDentry(Inode.ROOT_INO, "new".getBytes(StandardCharsets.UTF_8), 30, written.mode());
+        txn.commit(1, ++index);
+      }
+      assertSame(written, t.getInode(30), "served from the commit, not decoded from RocksDB");
+      assertEquals(30, t.getDentry(Inode.ROOT_INO, "new".getBytes(StandardCharsets.UTF_8)).ino());
+      assertEquals(1, t.cacheStats().dentries());
+    }
+  }
+
+  @Test
+  void inlineContentInTheCacheStaysWithinItsBudget() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp)) {
+      int files = (int) (3 * MetaTables.CACHE_INODE_BYTES_MAX / 14_000);
+      for (int k = 0; k < files; k++) {
+        Inode.Builder b = new Inode.Builder();
+        b.ino = 1000 + k;
+        b.mode = FileMode.S_IFREG | 0644;
+        b.nlink = 1;
+        b.size = 14_000;
+        b.inlineData = new byte[14_000];
+        b.inlineData[0] = (byte) k;
+        try (Txn txn = t.begin()) {
+          txn.putInode(b.build());
+          txn.commit(1, ++index);
+        }
+        assertEquals((byte) k, t.getInode(1000 + k).inlineData()[0]);
+        assertTrue(t.cacheStats().inodeBytes() <= MetaTables.CACHE_INODE_BYTES_MAX,
+            "cache holds " + t.cacheStats().inodeBytes() + " bytes after " + (k + 1) + " files");
+      }
+      assertEquals((byte) 7, t.getInode(1007).inlineData()[0], "an evicted record is read again");
     }
   }
 
