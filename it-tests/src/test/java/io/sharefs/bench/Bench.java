@@ -322,33 +322,76 @@ public final class Bench {
     record(t, "rm -rf gone on reader s", secs(System.nanoTime() - r1));
   }
 
+  /**
+   * Peak RSS over the workload, then RSS after many small files written on the writer and read back
+   * on the reader. Their sizes are those of the WordPress files up to 16 KiB (a site's thumbnails and
+   * PHP files; sharefs keeps such content in the inode record, so it passes through every node's
+   * metadata path), cycled, each with its own first bytes.
+   */
   private void memory(Target t) throws Exception {
     if (t.processes().isEmpty()) {
       return;
     }
     record(t, "peak RSS per node MiB", maxRss(t, "VmHWM"));
-    Path dir = Files.createDirectories(t.writer().resolve("many"));
-    ExecutorService pool = Executors.newFixedThreadPool(16);
-    long t0 = System.nanoTime();
-    List<Future<?>> fs = new ArrayList<>();
+    int[] sizes = wp.files.values().stream().mapToInt(b -> b.length).filter(n -> n >= 4 && n <= 16384).toArray();
+    byte[] base = content(16384, 42);
     int per = rssFiles / 16;
-    for (int w = 0; w < 16; w++) {
-      final int wi = w;
-      fs.add(pool.submit(() -> {
-        Path sub = Files.createDirectories(dir.resolve("d" + wi));
-        for (int i = 0; i < per; i++) {
-          Files.write(sub.resolve("f" + i), ("small file " + i).getBytes());
+    long t0 = System.nanoTime();
+    inParallel(16, w -> {
+      Path sub = Files.createDirectories(t.writer().resolve("many").resolve("d" + w));
+      for (int i = 0; i < per; i++) {
+        int k = w * per + i;
+        byte[] b = Arrays.copyOf(base, sizes[k % sizes.length]);
+        java.nio.ByteBuffer.wrap(b).putInt(k);
+        Files.write(sub.resolve("f" + i), b);
+      }
+    });
+    record(t, "create files/s with 16 writers", per * 16 / secs(System.nanoTime() - t0));
+    long r0 = System.nanoTime();
+    inParallel(16, w -> {
+      Path sub = t.reader().resolve("many").resolve("d" + w);
+      for (int i = 0; i < per; i++) {
+        int k = w * per + i;
+        Path f = sub.resolve("f" + i);
+        byte[] b = null;
+        for (long until = System.nanoTime() + 60_000_000_000L; System.nanoTime() < until; Thread.sleep(5)) {
+          b = Files.exists(f) ? Files.readAllBytes(f) : null;
+          if (b != null && b.length == sizes[k % sizes.length]) {
+            break;
+          }
         }
-        return null;
-      }));
+        if (b == null || b.length != sizes[k % sizes.length] || java.nio.ByteBuffer.wrap(b).getInt() != k) {
+          throw new IllegalStateException("small file " + f + " is not what was written");
+        }
+      }
+    });
+    record(t, "read back small files/s on reader, 16 readers", per * 16 / secs(System.nanoTime() - r0));
+    record(t, "RSS per node after " + (per * 16) + " small files MiB", maxRss(t, "VmRSS"));
+  }
+
+  /** Runs {@code body(0..n-1)} on n threads and waits; the first failure is thrown. */
+  private static void inParallel(int n, IndexedTask body) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    try {
+      List<Future<?>> fs = new ArrayList<>();
+      for (int w = 0; w < n; w++) {
+        final int wi = w;
+        fs.add(pool.submit(() -> {
+          body.run(wi);
+          return null;
+        }));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
     }
-    for (Future<?> f : fs) {
-      f.get();
-    }
-    pool.shutdown();
-    double s = secs(System.nanoTime() - t0);
-    record(t, "create files/s with 16 writers", per * 16 / s);
-    record(t, "RSS per node after " + (per * 16) + " files MiB", maxRss(t, "VmRSS"));
+  }
+
+  @FunctionalInterface
+  private interface IndexedTask {
+    void run(int index) throws Exception;
   }
 
   private static double maxRss(Target t, String field) throws IOException {
