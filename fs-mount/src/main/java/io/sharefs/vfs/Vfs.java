@@ -798,7 +798,7 @@ public final class Vfs implements AutoCloseable {
     }
     Inode committed = r.orThrow();
     if (p.inline().length > 0 && committed.inlineData().length == 0) {
-      Inode.Builder b = committed.toBuilder(); // replies carry no inline bytes (MetaOps.encodeReply)
+      Inode.Builder b = committed.toBuilder(); // results carry no inline bytes (MetaOps.encodeResult)
       b.inlineData = p.inline();
       committed = b.build();
     }

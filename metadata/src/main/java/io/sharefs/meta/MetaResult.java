@@ -5,7 +5,9 @@ import java.util.List;
 /**
  * The outcome of one mutation: an errno (0 = ok), the inode it produced or changed, an inode whose last
  * link it removed, a number some ops return (the first inode of a reserved range), and for a batch
- * entry the result of each of its ops.
+ * entry the result of each of its ops. Results that crossed the wire (every store but an in-process
+ * apply) carry the inode without its inline content ({@link io.sharefs.meta.op.MetaOps#encodeResult}):
+ * read content from the replica.
  */
 public record MetaResult(int errno, Inode inode, long releasedIno, long value, List<MetaResult> batch) {
   public MetaResult(int errno, Inode inode, long releasedIno) {

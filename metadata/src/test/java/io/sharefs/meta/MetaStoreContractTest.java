@@ -267,6 +267,8 @@ public abstract class MetaStoreContractTest {
     Inode f = file(Inode.ROOT_INO, "small");
     Inode c = run(new CommitWriteOp(f.ino(), 5, List.of(), b("hello"), 7_000_000_000L)).orThrow();
     assertArrayEquals(b("hello"), store.getInode(f.ino()).inlineData());
+    assertEquals(0, c.inlineData().length, "results carry no inline content; the replica does");
+    assertEquals(5, c.size());
     assertEquals(7_000_000_000L, c.mtimeNs());
     assertEquals(f.version() + 1, c.version());
     Inode d = mkdir(Inode.ROOT_INO, "d");

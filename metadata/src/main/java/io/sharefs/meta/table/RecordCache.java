@@ -6,10 +6,12 @@ import java.util.function.ToIntFunction;
 
 /**
  * Decoded records kept in memory, bounded both by count and by the bytes their payloads hold (an
- * inode may carry up to the inline threshold of file content). Over either bound it starts afresh:
- * crude, but the hot records (parents, files just served) come back at once, and it never grows
- * past its budget. Each value carries the generation of its key's stripe when it was read; see
- * {@link MetaTables}. The byte count is approximate under races and only ever steers clearing.
+ * inode may carry up to the inline threshold of file content). Over the count it starts afresh;
+ * over the bytes it drops only the records that carry a payload, so a stream of small files passing
+ * through does not push out the directories every lookup resolves. Crude, but the hot records come
+ * back at once, and it never grows past its budget. Each value carries the generation of its key's
+ * stripe when it was read; see {@link MetaTables}. The byte count is approximate under races and
+ * only ever steers eviction.
  */
 final class RecordCache<K, V> {
   record Cached<V>(V value, long gen, int weight) {}
@@ -37,8 +39,10 @@ final class RecordCache<K, V> {
       remove(key);
       return;
     }
-    if (map.size() >= maxEntries || bytes.get() + w > maxBytes) {
+    if (map.size() >= maxEntries) {
       clear();
+    } else if (bytes.get() + w > maxBytes) {
+      dropPayloads();
     }
     Cached<V> old = map.put(key, new Cached<>(value, gen, w));
     bytes.addAndGet(w - (old == null ? 0 : old.weight()));
@@ -53,6 +57,11 @@ final class RecordCache<K, V> {
 
   void clear() {
     map.clear();
+    bytes.set(0);
+  }
+
+  private void dropPayloads() {
+    map.values().removeIf(c -> c.weight() > 0);
     bytes.set(0);
   }
 

@@ -76,8 +76,23 @@ class MetaTablesCacheTest {
   }
 
   @Test
+  void readsAreCachedAfterAReopen() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp)) {
+      write(t, 40, 3, "r");
+    }
+    try (MetaTables t = MetaTables.open(tmp)) {
+      Inode first = t.getInode(40);
+      assertEquals(3, first.size());
+      assertSame(first, t.getInode(40), "second read comes from the cache");
+    }
+  }
+
+  @Test
   void inlineContentInTheCacheStaysWithinItsBudget() throws Exception {
     try (MetaTables t = MetaTables.open(tmp)) {
+      t.ensureRoot(1);
+      Inode dir = t.getInode(Inode.ROOT_INO);
+      assertEquals(Inode.ROOT_INO, dir.ino());
       int files = (int) (3 * MetaTables.CACHE_INODE_BYTES_MAX / 14_000);
       for (int k = 0; k < files; k++) {
         Inode.Builder b = new Inode.Builder();
@@ -95,7 +110,9 @@ class MetaTablesCacheTest {
         assertTrue(t.cacheStats().inodeBytes() <= MetaTables.CACHE_INODE_BYTES_MAX,
             "cache holds " + t.cacheStats().inodeBytes() + " bytes after " + (k + 1) + " files");
       }
+      assertTrue(t.cacheStats().inodes() < files, "small files were evicted: " + t.cacheStats());
       assertEquals((byte) 7, t.getInode(1007).inlineData()[0], "an evicted record is read again");
+      assertSame(dir, t.getInode(Inode.ROOT_INO), "records without content outlive the evictions");
     }
   }
 
