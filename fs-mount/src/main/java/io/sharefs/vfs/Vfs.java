@@ -104,6 +104,12 @@ public final class Vfs implements AutoCloseable {
     this.pipeline = new MetaPipeline(meta);
   }
 
+  /** Test hook: write-behind callers wait once this many ops are queued (see {@link MetaPipeline#awaitRoom}). */
+  Vfs withQueueLimitForTesting(int max) {
+    pipeline.maxQueuedForTesting(max);
+    return this;
+  }
+
   public Vfs(MetaStore meta, BlockStore blocks, VfsConfig config, Path dataDir) {
     this(meta, blocks, config, dataDir, Vfs::wallClockNs);
   }
@@ -228,6 +234,7 @@ public final class Vfs implements AutoCloseable {
       throw new FsException(bad);
     }
     Inode created;
+    pipeline.awaitRoom();
     synchronized (pending) {
       Inode dir = inode(p.dir.ino());
       if (dir == null || dir.nlink() == 0) {
@@ -321,6 +328,7 @@ public final class Vfs implements AutoCloseable {
       throw new FsException(Errno.ENOENT);
     }
     op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
+    pipeline.awaitRoom();
     synchronized (pending) {
       Inode victim = inode(d.ino());
       Inode dir = inode(d.parent());
@@ -433,6 +441,7 @@ public final class Vfs implements AutoCloseable {
     }
     op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
     Inode predicted;
+    pipeline.awaitRoom();
     synchronized (pending) {
       Inode cur = inode(op.ino());
       if (cur == null) {
@@ -772,6 +781,7 @@ public final class Vfs implements AutoCloseable {
     if (config.writeBehind() && !durable) {
       op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
       Inode predicted = null;
+      pipeline.awaitRoom();
       synchronized (pending) {
         Inode cur = inode(f.ino);
         if (cur != null && cur.isReg()) {

@@ -143,6 +143,31 @@ class WriteBehindTest {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 
+  @Test
+  void aWriterWaitsOnceTheQueueIsFullAndGoesOnWhenTheQuorumReturns() throws Exception {
+    writeFile("/first", bytes("x")); // reserves this node's inode range while the log is open
+    vfs.withQueueLimitForTesting(8);
+    gate.hold();
+    CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+      for (int k = 0; k < 20; k++) {
+        writeFile("/q" + k, bytes("content " + k));
+      }
+    });
+    for (int waited = 0; waited < 100 && vfs.pipeline().pending() < 8; waited++) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(300);
+    assertFalse(writer.isDone(), "20 files (40 ops) queued behind a held log with room for 8");
+    assertTrue(vfs.pipeline().pending() <= 9, "queued: " + vfs.pipeline().pending());
+    gate.open();
+    writer.get(30, TimeUnit.SECONDS);
+    vfs.pipeline().drain();
+    for (int k = 0; k < 20; k++) {
+      assertNotNull(committed("/", "q" + k), "q" + k + " committed");
+      assertArrayEquals(bytes("content " + k), read("/q" + k));
+    }
+  }
+
   Dentry committed(String parentPath, String name) {
     return meta.lookup(vfs.resolve(parentPath).ino(), bytes(name));
   }

@@ -38,6 +38,9 @@ public final class MetaPipeline implements AutoCloseable {
   private final AtomicLong entries = new AtomicLong();
   private final AtomicLong ops = new AtomicLong();
   private final AtomicLong queued = new AtomicLong();
+  /** Ops queued or in flight beyond which {@link #awaitRoom} waits (write-behind callers). */
+  public static final int MAX_QUEUED = 4096;
+  private volatile int maxQueued = MAX_QUEUED;
 
   public MetaPipeline(MetaStore meta) {
     this.meta = meta;
@@ -58,6 +61,29 @@ public final class MetaPipeline implements AutoCloseable {
       queue.add(item);
     }
     return item.done;
+  }
+
+  /**
+   * Waits while {@link #MAX_QUEUED} ops are queued or in flight: callers that do not wait for their
+   * ops (write-behind) would otherwise keep queueing, each op holding up to a small file's content,
+   * for as long as the quorum is slow or gone. Call it before taking locks the completions need: the
+   * sender never waits for callers, so this cannot deadlock. Several callers may pass at once, so the
+   * bound is soft by the number of writing threads.
+   */
+  public void awaitRoom() {
+    while (queued.get() >= maxQueued && !closed) {
+      try {
+        Thread.sleep(2);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new FsException(Errno.EINTR);
+      }
+    }
+  }
+
+  /** Test hook: a smaller bound for {@link #awaitRoom}. */
+  public void maxQueuedForTesting(int max) {
+    this.maxQueued = max;
   }
 
   /** Queues a settled op and waits for its result; storage and quorum failures come back as EIO. */
