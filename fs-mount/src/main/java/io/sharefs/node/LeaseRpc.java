@@ -1,9 +1,5 @@
 package io.sharefs.node;
 
-import com.google.common.util.concurrent.FutureCallback;
-import com.google.common.util.concurrent.Futures;
-import com.google.common.util.concurrent.ListenableFuture;
-import com.google.common.util.concurrent.MoreExecutors;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.sharefs.block.grpc.BlockClient;
@@ -71,37 +67,21 @@ final class LeaseRpc {
     return new RaftMetaStore.LeaseLink() {
       @Override
       public CompletableFuture<RaftMetaStore.Grant> grant(String leader, String nodeId) {
-        return complete(stub.apply(leader).grantLease(GrantLeaseRequestProto.newBuilder().setNodeId(nodeId).build()),
+        return BlockClient.completable(stub.apply(leader).grantLease(GrantLeaseRequestProto.newBuilder().setNodeId(nodeId).build()),
             r -> new RaftMetaStore.Grant(r.getValidNanos(), r.getTerm(), r.getApplyFirst()));
       }
 
       @Override
       public CompletableFuture<Boolean> awaitApplied(String address, long index, long waitMs) {
-        return complete(stub.apply(address).awaitApplied(AwaitAppliedRequestProto.newBuilder().setIndex(index)
+        return BlockClient.completable(stub.apply(address).awaitApplied(AwaitAppliedRequestProto.newBuilder().setIndex(index)
             .setTimeoutMs((int) waitMs).build()), AwaitAppliedReplyProto::getApplied);
       }
 
       @Override
       public CompletableFuture<Boolean> revoke(String leader, String nodeId) {
-        return complete(stub.apply(leader).revokeLease(RevokeLeaseRequestProto.newBuilder().setNodeId(nodeId).build()),
+        return BlockClient.completable(stub.apply(leader).revokeLease(RevokeLeaseRequestProto.newBuilder().setNodeId(nodeId).build()),
             RevokeLeaseReplyProto::getLeader);
       }
     };
-  }
-
-  private static <R, T> CompletableFuture<T> complete(ListenableFuture<R> call, Function<R, T> value) {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    Futures.addCallback(call, new FutureCallback<>() {
-      @Override
-      public void onSuccess(R r) {
-        f.complete(value.apply(r));
-      }
-
-      @Override
-      public void onFailure(Throwable t) {
-        f.completeExceptionally(t);
-      }
-    }, MoreExecutors.directExecutor());
-    return f;
   }
 }

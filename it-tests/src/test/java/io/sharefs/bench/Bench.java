@@ -353,14 +353,10 @@ public final class Bench {
       for (int i = 0; i < per; i++) {
         int k = w * per + i;
         Path f = sub.resolve("f" + i);
-        byte[] b = null;
-        for (long until = System.nanoTime() + 60_000_000_000L; System.nanoTime() < until; Thread.sleep(5)) {
-          b = Files.exists(f) ? Files.readAllBytes(f) : null;
-          if (b != null && b.length == sizes[k % sizes.length]) {
-            break;
-          }
-        }
-        if (b == null || b.length != sizes[k % sizes.length] || java.nio.ByteBuffer.wrap(b).getInt() != k) {
+        int n = sizes[k % sizes.length];
+        waitFor(() -> size(f) == n, 60_000);
+        byte[] b = Files.readAllBytes(f);
+        if (b.length != n || java.nio.ByteBuffer.wrap(b).getInt() != k) {
           throw new IllegalStateException("small file " + f + " is not what was written");
         }
       }

@@ -175,6 +175,7 @@ public final class MetaStateMachine extends BaseStateMachine {
   private volatile long leaderSinceNanos = System.nanoTime() - (1L << 62);
   private volatile long inheritNanos;
   private volatile java.util.function.Supplier<java.util.Collection<String>> members = List::of;
+  private volatile long openLeaseTerm = -1;
 
   /**
    * For the first {@code inheritNanos} of this peer's leadership, commits list every member in
@@ -184,7 +185,6 @@ public final class MetaStateMachine extends BaseStateMachine {
     this.inheritNanos = inheritNanos;
     this.members = members;
   }
-  private volatile long openLeaseTerm = -1;
 
   /**
    * Grants {@code node} an open lease of {@code validNanos} (the caller, leading in {@code term}, keeps

@@ -30,6 +30,9 @@ final class OpenLeaseTable {
 
   /** The nodes whose lease may still be valid at {@code now}. */
   synchronized List<String> holders(long now) {
+    if (until.isEmpty()) {
+      return List.of(); // every entry on the leader asks, leases or not
+    }
     List<String> out = new ArrayList<>(until.size());
     until.entrySet().removeIf(e -> e.getValue() - now <= 0);
     until.keySet().forEach(out::add);

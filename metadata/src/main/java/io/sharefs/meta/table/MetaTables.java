@@ -347,16 +347,6 @@ public final class MetaTables implements AutoCloseable {
     bump(stripes);
   }
 
-  /**
-   * Closes a committed change and caches the records it wrote under the new generations (called with
-   * the change lock held, so no other commit moves them meanwhile).
-   */
-  private void endCommit(int[] stripes, Map<Long, Optional<Inode>> inos, Map<ByteBuffer, Optional<Dentry>> entries) {
-    endChange(stripes, inos.keySet(), entries.keySet());
-    inos.forEach((k, v) -> v.ifPresent(i -> inodeCache.put(k, i, stripeGen.get(stripe(k)))));
-    entries.forEach((k, v) -> v.ifPresent(d -> dentryCache.put(k, d, stripeGen.get(stripe(k)))));
-  }
-
   public byte[] getXattr(long ino, byte[] name) {
     return get(CF_XATTRS, dentryKey(ino, name));
   }
@@ -477,21 +467,18 @@ public final class MetaTables implements AutoCloseable {
     synchronized (changeLock) {
       int[] stripes = stripes(inos.keySet(), entries.keySet());
       bump(stripes);
-      boolean written = false;
       try {
         batch.put(meta, APPLIED_KEY, ByteBuffer.allocate(16).putLong(term).putLong(index).array());
         db.write(writeOptions, batch);
-        written = true;
       } catch (RocksDBException e) {
         // A storage failure must stop this replica rather than let it diverge.
         throw new IllegalStateException("metadata write failed at index " + index, e);
       } finally {
-        if (written) {
-          endCommit(stripes, inos, entries);
-        } else {
-          endChange(stripes, inos.keySet(), entries.keySet());
-        }
+        endChange(stripes, inos.keySet(), entries.keySet());
       }
+      // Written: cache what the change wrote under the new generations (the lock keeps them).
+      inos.forEach((k, v) -> v.ifPresent(i -> inodeCache.put(k, i, stripeGen.get(stripe(k)))));
+      entries.forEach((k, v) -> v.ifPresent(d -> dentryCache.put(k, d, stripeGen.get(stripe(k)))));
     }
   }
 

@@ -18,7 +18,6 @@ import io.sharefs.proto.BlockInfoProto;
 import io.sharefs.proto.ScanBlocksRequestProto;
 import io.sharefs.proto.BlockIdProto;
 import io.sharefs.proto.BlockServiceGrpc;
-import io.sharefs.proto.PutBlockReplyProto;
 import java.security.MessageDigest;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -62,12 +61,16 @@ public final class BlockClient implements AutoCloseable {
   public CompletableFuture<Void> put(String address, byte[] hash, byte[] data, int off, int len) {
     BlockDataProto req = BlockDataProto.newBuilder().setHash(ByteString.copyFrom(hash))
         .setData(UnsafeByteOperations.unsafeWrap(data, off, len)).build();
-    CompletableFuture<Void> f = new CompletableFuture<>();
-    ListenableFuture<PutBlockReplyProto> call = stub(address).putBlock(req);
+    return completable(stub(address).putBlock(req), r -> null);
+  }
+
+  /** A gRPC future call as a CompletableFuture of {@code value} applied to its reply. */
+  public static <R, T> CompletableFuture<T> completable(ListenableFuture<R> call, java.util.function.Function<R, T> value) {
+    CompletableFuture<T> f = new CompletableFuture<>();
     Futures.addCallback(call, new FutureCallback<>() {
       @Override
-      public void onSuccess(PutBlockReplyProto r) {
-        f.complete(null);
+      public void onSuccess(R r) {
+        f.complete(value.apply(r));
       }
 
       @Override
