@@ -45,8 +45,8 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--write-behind", description = "Mount every node with --write-behind (see `sharefs mount --help`).")
   boolean writeBehind;
 
-  @Option(names = "--open-barrier", paramLabel = "leader|lease|none",
-      description = "Mount every node with this --open-barrier (see `sharefs mount --help`; default: leader).")
+  @Option(names = "--open-barrier", paramLabel = "lease|leader|none",
+      description = "Mount every node with this --open-barrier (see `sharefs mount --help`; default: lease).")
   String openBarrier;
 
   @Option(names = "--no-xattrs", description = "Mount every node with --no-xattrs (see `sharefs mount --help`).")

@@ -141,10 +141,10 @@ final class MountCommand implements Callable<Integer> {
       description = "Members beyond this many join as non-voting listeners (default: ${DEFAULT-VALUE}).")
   int maxVoters;
 
-  @Option(names = "--open-barrier", defaultValue = "leader", paramLabel = "leader|lease|none",
-      description = "leader: open() on a follower first syncs with the leader (strict close-to-open, ~1 RTT); "
-          + "lease: as strict, but while this node holds a lease from the leader its opens skip that round trip "
-          + "and every commit anywhere waits for this node to apply it; "
+  @Option(names = "--open-barrier", defaultValue = "lease", paramLabel = "lease|leader|none",
+      description = "lease: open() sees everything closed anywhere before it (strict close-to-open) without a round "
+          + "trip while this node holds a lease from the leader, and every commit anywhere waits for this node to "
+          + "apply it; leader: the same guarantee through a round trip to the leader at each open() on a follower; "
           + "none: serve the local replica, which trails by the replication delay (default: ${DEFAULT-VALUE}).")
   String openBarrier;
 

@@ -55,7 +55,7 @@ public final class Bench {
     Path out = Path.of(a.getOrDefault("out", "bench/results")).toAbsolutePath();
     Bench b = new Bench(work, Path.of(a.getOrDefault("wp-tar", work.resolve("wordpress.tar").toString())),
         Integer.parseInt(a.getOrDefault("reps", "3")), Integer.parseInt(a.getOrDefault("rss-files", "100000")));
-    List<String> only = List.of(a.getOrDefault("targets", "local,lsyncd0,lsyncd1,sharefs,sharefs-lease,sharefs-relaxed,sharefs-async").split(","));
+    List<String> only = List.of(a.getOrDefault("targets", "local,lsyncd0,lsyncd1,sharefs,sharefs-leader,sharefs-relaxed,sharefs-async").split(","));
     b.run(only, out);
   }
 
@@ -72,7 +72,7 @@ public final class Bench {
         case "lsyncd0" -> new LsyncdTarget(root, 0);
         case "lsyncd1" -> new LsyncdTarget(root, 1);
         case "sharefs" -> new SharefsTarget(root, "sharefs");
-        case "sharefs-lease" -> new SharefsTarget(root, "sharefs-lease", "--open-barrier", "lease");
+        case "sharefs-leader" -> new SharefsTarget(root, "sharefs-leader", "--open-barrier", "leader");
         case "sharefs-relaxed" -> new SharefsTarget(root, "sharefs-relaxed", "--open-barrier", "none");
         case "sharefs-async" -> new SharefsTarget(root, "sharefs-async", "--open-barrier", "none", "--write-behind",
             "--no-xattrs");

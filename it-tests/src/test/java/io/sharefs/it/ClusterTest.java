@@ -39,7 +39,8 @@ class ClusterTest {
 
   @BeforeAll
   void start() throws Exception {
-    cluster = SharefsCluster.start(tmp.resolve("c"), 3, "--write-timeout", "5", "--snapshot-every", "300");
+    cluster = SharefsCluster.start(tmp.resolve("c"), 3, "--write-timeout", "5", "--snapshot-every", "300",
+        "--open-barrier", "leader"); // the default (lease) is covered by OpenLeaseTest and the fault tests
   }
 
   @AfterAll

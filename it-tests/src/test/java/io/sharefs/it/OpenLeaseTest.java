@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code --open-barrier lease}: followers holding a lease from the leader serve strict opens without
+ * {@code --open-barrier lease}, the default (the first test mounts without the flag): followers holding a lease from the leader serve strict opens without
  * a round trip, and close-to-open still holds because every commit waits for the holders first.
  */
 class OpenLeaseTest {
@@ -20,7 +20,7 @@ class OpenLeaseTest {
 
   @Test
   void followersServeStrictOpensUnderTheirLeaseAndSeeEveryClose() throws Exception {
-    try (SharefsCluster c = SharefsCluster.start(tmp, 3, "--open-barrier", "lease")) {
+    try (SharefsCluster c = SharefsCluster.start(tmp, 3)) {
       int leader = c.leader(30_000);
       int f1 = (leader + 1) % 3;
       int f2 = (leader + 2) % 3;
