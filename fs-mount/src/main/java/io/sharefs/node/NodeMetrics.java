@@ -30,7 +30,7 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
 
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final Histogram opSeconds = Histogram.builder().name("sharefs_fuse_op_seconds")
-      .help("FUSE operation latency").labelNames("op")
+      .help("FUSE operation latency").labelNames("op").classicOnly() // native buckets cost ~1.5 % of serving CPU
       .classicUpperBounds(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5)
       .register(registry);
   private final Counter opErrors = Counter.builder().name("sharefs_fuse_errors_total")

@@ -170,6 +170,21 @@ class SingleNodeMountTest {
     assertTrue(df.out().startsWith("255 "), df.out());
   }
 
+  /** Names are bytes the node decodes itself on the hot calls (getattr, open, read, write, close, getxattr). */
+  @Test
+  void utf8NamesSurviveEveryCall() throws Exception {
+    Path d = fresh("utf8");
+    // "d\u00e9j\u00e0/\u65e5\u672c.php", spelled in octal so no JVM or shell locale gets a say
+    String script = "n=$(printf 'd\\303\\251j\\303\\240'); f=$(printf '\\346\\227\\245\\346\\234\\254.php'); "
+        + "mkdir \"$n\" && printf hello > \"$n/$f\" && printf ' again' >> \"$n/$f\" && "
+        + "ls \"$n\" | od -An -tx1 | tr -d ' \\n'; echo; cat \"$n/$f\"; echo; stat -c %s \"$n/$f\"; "
+        + "mv \"$n/$f\" \"$n/x$f\" && ls \"$n\" | od -An -tx1 | tr -d ' \\n'; echo; "
+        + "ls \"$(printf 'd\\303\\251j\\303\\240')\" > /dev/null && cat \"$n/x$f\"";
+    Result r = NodeProcess.sh(d, script).ok();
+    assertEquals(List.of("e697a5e69cac2e7068700a", "hello again", "11", "78e697a5e69cac2e7068700a", "hello again"),
+        r.out().lines().toList());
+  }
+
   @Test
   void webServerUserGetsExt4Permissions() throws Exception {
     Path d = fresh("perm");
