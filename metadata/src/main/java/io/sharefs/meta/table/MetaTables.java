@@ -87,7 +87,7 @@ public final class MetaTables implements AutoCloseable {
   private static final int STRIPES = 1 << 16;
   private final RecordCache<Long, Inode> inodeCache = new RecordCache<>(CACHE_MAX, CACHE_INODE_BYTES_MAX,
       MetaTables::payloadBytes);
-  private final RecordCache<ByteBuffer, Dentry> dentryCache = new RecordCache<>(CACHE_MAX, Long.MAX_VALUE,
+  private final RecordCache<DentryKey, Dentry> dentryCache = new RecordCache<>(CACHE_MAX, Long.MAX_VALUE,
       d -> d.name().length);
   private final AtomicLongArray stripeGen = new AtomicLongArray(STRIPES);
   private final Object changeLock = new Object(); // one change at a time keeps each stripe's parity
@@ -218,7 +218,12 @@ public final class MetaTables implements AutoCloseable {
   }
 
   public static byte[] dentryKey(long parent, byte[] name) {
-    return ByteBuffer.allocate(8 + name.length).putLong(parent).put(name).array();
+    byte[] k = new byte[8 + name.length];
+    for (int i = 7; i >= 0; i--, parent >>>= 8) {
+      k[i] = (byte) parent;
+    }
+    System.arraycopy(name, 0, k, 8, name.length);
+    return k;
   }
 
   static byte[] dentryValue(long ino, int mode) {
@@ -254,7 +259,7 @@ public final class MetaTables implements AutoCloseable {
 
   public Dentry getDentry(long parent, byte[] name) {
     byte[] raw = dentryKey(parent, name);
-    ByteBuffer key = ByteBuffer.wrap(raw);
+    DentryKey key = new DentryKey(raw);
     int stripe = stripe(key);
     RecordCache.Cached<Dentry> c = dentryCache.get(key);
     long gen = stripeGen.get(stripe);
@@ -301,7 +306,7 @@ public final class MetaTables implements AutoCloseable {
   }
 
   /** Stripes a change will touch, each once; null for every stripe. */
-  private static int[] stripes(Collection<Long> inos, Collection<ByteBuffer> dentryKeys) {
+  private static int[] stripes(Collection<Long> inos, Collection<DentryKey> dentryKeys) {
     if (inos == null) {
       return null;
     }
@@ -310,7 +315,7 @@ public final class MetaTables implements AutoCloseable {
     for (Long k : inos) {
       all[n++] = stripe(k);
     }
-    for (ByteBuffer k : dentryKeys) {
+    for (DentryKey k : dentryKeys) {
       all[n++] = stripe(k);
     }
     Arrays.sort(all);
@@ -336,7 +341,7 @@ public final class MetaTables implements AutoCloseable {
   }
 
   /** Drops what the change replaced and closes it (generations even again). */
-  private void endChange(int[] stripes, Collection<Long> inos, Collection<ByteBuffer> dentryKeys) {
+  private void endChange(int[] stripes, Collection<Long> inos, Collection<DentryKey> dentryKeys) {
     if (inos == null) {
       inodeCache.clear();
       dentryCache.clear();
@@ -463,7 +468,7 @@ public final class MetaTables implements AutoCloseable {
   }
 
   void commit(WriteBatch batch, long term, long index, Map<Long, Optional<Inode>> inos,
-      Map<ByteBuffer, Optional<Dentry>> entries) {
+      Map<DentryKey, Optional<Dentry>> entries) {
     synchronized (changeLock) {
       int[] stripes = stripes(inos.keySet(), entries.keySet());
       bump(stripes);

@@ -17,7 +17,7 @@ public final class Txn implements AutoCloseable {
   private final MetaTables tables;
   private final WriteBatch batch = new WriteBatch();
   private final Map<Long, Optional<Inode>> inodes = new HashMap<>();
-  private final Map<ByteBuffer, Optional<Dentry>> dentries = new HashMap<>();
+  private final Map<DentryKey, Optional<Dentry>> dentries = new HashMap<>();
   private long nextInoBase;
   private int nextInoSeq;
   private long reservedNext = -1;
@@ -64,7 +64,7 @@ public final class Txn implements AutoCloseable {
   }
 
   public Dentry getDentry(long parent, byte[] name) {
-    Optional<Dentry> o = dentries.get(ByteBuffer.wrap(MetaTables.dentryKey(parent, name)));
+    Optional<Dentry> o = dentries.get(new DentryKey(MetaTables.dentryKey(parent, name)));
     if (o != null) {
       return o.orElse(null);
     }
@@ -73,19 +73,19 @@ public final class Txn implements AutoCloseable {
 
   public void putDentry(long parent, byte[] name, long ino, int mode) {
     byte[] key = MetaTables.dentryKey(parent, name);
-    dentries.put(ByteBuffer.wrap(key), Optional.of(new Dentry(parent, name, ino, mode & 0170000)));
+    dentries.put(new DentryKey(key), Optional.of(new Dentry(parent, name, ino, mode & 0170000)));
     tables.put(batch, tables.dentries, key, MetaTables.dentryValue(ino, mode));
   }
 
   public void deleteDentry(long parent, byte[] name) {
     byte[] key = MetaTables.dentryKey(parent, name);
-    dentries.put(ByteBuffer.wrap(key), Optional.empty());
+    dentries.put(new DentryKey(key), Optional.empty());
     tables.delete(batch, tables.dentries, key);
   }
 
   /** True if the directory has any entry, counting this entry's own writes. */
   public boolean hasChildren(long dir) {
-    for (Map.Entry<ByteBuffer, Optional<Dentry>> e : dentries.entrySet()) {
+    for (Map.Entry<DentryKey, Optional<Dentry>> e : dentries.entrySet()) {
       if (e.getValue().isPresent() && e.getValue().get().parent() == dir) {
         return true;
       }
@@ -93,7 +93,7 @@ public final class Txn implements AutoCloseable {
     byte[] prefix = MetaTables.inoKey(dir);
     try (RocksIterator it = tables.iterator(tables.dentries)) {
       for (it.seek(prefix); it.isValid() && MetaTables.startsWith(it.key(), prefix); it.next()) {
-        Optional<Dentry> o = dentries.get(ByteBuffer.wrap(it.key()));
+        Optional<Dentry> o = dentries.get(new DentryKey(it.key()));
         if (o == null || o.isPresent()) {
           return true;
         }
