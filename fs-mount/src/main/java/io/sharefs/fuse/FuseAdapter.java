@@ -104,7 +104,11 @@ public final class FuseAdapter extends FuseStubFS {
   }
 
   private Ctx ctx() {
-    FuseContext c = reuse(CONTEXT, CONTEXT_LIB.fuse_get_context(), p -> new FuseContext(jnr.ffi.Runtime.getSystemRuntime()));
+    Pointer p = ContextHolder.LIB.fuse_get_context();
+    if (p == null) {
+      throw new FsException(Errno.EIO, "fuse_get_context() outside a request"); // never guess root
+    }
+    FuseContext c = reuse(CONTEXT, p, m -> new FuseContext(jnr.ffi.Runtime.getSystemRuntime()));
     return new Ctx((int) c.uid.get(), (int) c.gid.get(), (int) c.pid.get());
   }
 
@@ -522,7 +526,10 @@ public final class FuseAdapter extends FuseStubFS {
     Pointer fuse_get_context();
   }
 
-  private static final ContextLib CONTEXT_LIB = loadContextLib();
+  /** Loaded with the first request, not with the class: {@link #checkLibfuse} must run first. */
+  private static final class ContextHolder {
+    static final ContextLib LIB = loadContextLib();
+  }
   private static final ThreadLocal<byte[]> NAME = ThreadLocal.withInitial(() -> new byte[4096]);
   private static final ThreadLocal<FileStat> STAT = new ThreadLocal<>();
   private static final ThreadLocal<FuseFileInfo> FILE_INFO = new ThreadLocal<>();

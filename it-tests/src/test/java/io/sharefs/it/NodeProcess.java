@@ -136,7 +136,7 @@ public final class NodeProcess implements AutoCloseable {
 
   private static List<String> commandWithHeap(String maxHeap, String... args) {
     List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xms32m", "-Xmx" + maxHeap, "-XX:+UseSerialGC",
-        "-XX:+ExitOnOutOfMemoryError",
+        "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8",
         "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ReservedCodeCacheSize=64m", "-jar", jar().toString()));
     cmd.addAll(List.of(args));
     return cmd;

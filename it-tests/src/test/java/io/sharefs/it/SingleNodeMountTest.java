@@ -174,7 +174,7 @@ class SingleNodeMountTest {
   @Test
   void utf8NamesSurviveEveryCall() throws Exception {
     Path d = fresh("utf8");
-    // "d\u00e9j\u00e0/\u65e5\u672c.php", spelled in octal so no JVM or shell locale gets a say
+    // "d\u00e9j\u00e0/\u65e5\u672c.php", spelled in octal so the shell's locale has no say
     String script = "n=$(printf 'd\\303\\251j\\303\\240'); f=$(printf '\\346\\227\\245\\346\\234\\254.php'); "
         + "mkdir \"$n\" && printf hello > \"$n/$f\" && printf ' again' >> \"$n/$f\" && "
         + "ls \"$n\" | od -An -tx1 | tr -d ' \\n'; echo; cat \"$n/$f\"; echo; stat -c %s \"$n/$f\"; "
