@@ -119,6 +119,17 @@ final class MountCommand implements Callable<Integer> {
       description = "How long a change waits for a quorum before it fails with EIO (default: ${DEFAULT-VALUE}).")
   double writeTimeout;
 
+  @Option(names = "--gc-interval", defaultValue = "600", paramLabel = "SECONDS",
+      description = "How often this node drops its copies of blocks no file references any more (removed, truncated "
+          + "or overwritten files); 0: only while its disk runs low (then at most every 10 s) (default: ${DEFAULT-VALUE}).")
+  long gcIntervalSeconds;
+
+  @Option(names = "--gc-grace", defaultValue = "3600", paramLabel = "SECONDS",
+      description = "Unreferenced blocks stored or reused more recently than this are kept: a write in flight may still "
+          + "commit them. At least twice --write-timeout; keep it above the longest a file stays open for writing "
+          + "without close() or fsync() (default: ${DEFAULT-VALUE}).")
+  long gcGraceSeconds;
+
   @Option(names = "--election-timeout", defaultValue = "400", paramLabel = "MS",
       description = "Shortest Raft election timeout; heartbeats go every half of it, and the leader's lease for "
           + "close-to-open barriers is three quarters of it. Raise it (the same on every node) when nodes are "
@@ -196,7 +207,7 @@ final class MountCommand implements Callable<Integer> {
             : metricsAddress != null ? metricsAddress : NodeConfig.defaultMetricsAddress(listen),
         tlsDir == null ? null : tlsDir.toAbsolutePath(), segmentBytes, join, maxVoters,
         adminListen != null ? adminListen : NodeConfig.defaultAdminAddress(listen), electionTimeoutMs,
-        "lease".equals(openBarrier));
+        "lease".equals(openBarrier), gcIntervalSeconds * 1000, gcGraceSeconds * 1000);
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("INT"), s -> stop.countDown());
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
@@ -257,6 +268,13 @@ final class MountCommand implements Callable<Integer> {
     }
     if (writeTimeout <= 0) {
       throw new ParameterException(spec.commandLine(), "--write-timeout must be positive");
+    }
+    if (gcIntervalSeconds < 0) {
+      throw new ParameterException(spec.commandLine(), "--gc-interval must be 0 or more seconds");
+    }
+    if (gcGraceSeconds < 2 * writeTimeout) {
+      throw new ParameterException(spec.commandLine(), "--gc-grace must be at least twice --write-timeout ("
+          + (long) Math.ceil(2 * writeTimeout) + " s), got " + gcGraceSeconds);
     }
     if (inlineThreshold < 0 || inlineThreshold > 1 << 20) {
       throw new ParameterException(spec.commandLine(), "--inline-threshold must be between 0 and 1048576");

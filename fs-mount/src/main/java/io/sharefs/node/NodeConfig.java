@@ -29,7 +29,7 @@ import java.util.Map;
 public record NodeConfig(Path dataDir, Path mountPoint, String nodeId, String listen, Map<String, String> peers,
     double attrTimeout, double entryTimeout, String kernelCache, boolean allowNonEmpty, VfsConfig vfs,
     long snapshotEvery, long writeTimeoutMs, String metrics, Path tlsDir, long segmentBytes, String join,
-    int maxVoters, String admin, long electionTimeoutMs, boolean openLeases) {
+    int maxVoters, String admin, long electionTimeoutMs, boolean openLeases, long gcIntervalMs, long gcGraceMs) {
 
   /** The default metrics endpoint: the Raft port + 2 on the same host. */
   public static String defaultMetricsAddress(String raftAddress) {

@@ -46,6 +46,21 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
   }
 
   /** Peer reachability and round trip, as the probe last saw them. */
+  void bindCollector(BlockCollector c) {
+    CounterWithCallback.builder().name("sharefs_block_gc_passes_total")
+        .help("passes of the block collector over this node's blocks").callback(cb -> cb.call(c.passes.get()))
+        .register(registry);
+    CounterWithCallback.builder().name("sharefs_block_gc_skipped_total")
+        .help("block collector passes skipped because the leader could not be reached")
+        .callback(cb -> cb.call(c.skipped.get())).register(registry);
+    CounterWithCallback.builder().name("sharefs_block_gc_dropped_blocks_total")
+        .help("unreferenced blocks the collector dropped on this node").callback(cb -> cb.call(c.droppedBlocks.get()))
+        .register(registry);
+    CounterWithCallback.builder().name("sharefs_block_gc_dropped_bytes_total")
+        .help("bytes of the unreferenced blocks the collector dropped on this node")
+        .callback(cb -> cb.call(c.droppedBytes.get())).register(registry);
+  }
+
   void bindPeers(PeerProbe probe) {
     GaugeWithCallback.builder().name("sharefs_peer_reachable").help("1 if the peer's node port answered the last probe")
         .labelNames("peer").callback(cb -> probe.peers().forEach((id, s) -> cb.call(s.reachable() ? 1 : 0, id)))

@@ -47,6 +47,7 @@ public final class SharefsNode implements AutoCloseable {
   private NodeServer nodeServer;
   private NodeServer adminServer;
   private PeerProbe probe;
+  private BlockCollector collector;
   private Vfs vfs;
   private FuseMount mount;
   private final NodeMetrics metrics = new NodeMetrics();
@@ -179,6 +180,9 @@ public final class SharefsNode implements AutoCloseable {
     metrics.bind(meta, blocks, vfs);
     probe = new PeerProbe(meta, blockClient);
     metrics.bindPeers(probe);
+    collector = new BlockCollector(meta, localBlocks, () -> vfs, config.dataDir(), config.gcGraceMs(),
+        config.gcIntervalMs());
+    metrics.bindCollector(collector);
     if (config.metrics() != null) {
       int c = config.metrics().lastIndexOf(':');
       metrics.serve(config.metrics().substring(0, c), Integer.parseInt(config.metrics().substring(c + 1)), meta,
@@ -188,6 +192,10 @@ public final class SharefsNode implements AutoCloseable {
       mount = FuseMount.mount(new FuseAdapter(vfs, metrics), config.mountPoint(), mountOptions(), 15_000);
       LOG.info("sharefs node {} mounted at {} (block hashes: SHA-256 by {})", config.nodeId(), config.mountPoint(),
           io.sharefs.block.BlockHash.implementation());
+      if (!java.nio.charset.Charset.defaultCharset().equals(java.nio.charset.StandardCharsets.UTF_8)) {
+        LOG.warn("the JVM's default charset is {}: file names that are not ASCII will be mangled; run with "
+            + "-Dfile.encoding=UTF-8 (bin/sharefs does)", java.nio.charset.Charset.defaultCharset());
+      }
     }
   }
 
@@ -350,6 +358,10 @@ public final class SharefsNode implements AutoCloseable {
     if (probe != null) {
       probe.close();
       probe = null;
+    }
+    if (collector != null) {
+      collector.close();
+      collector = null;
     }
     if (mount != null) {
       mount.close();

@@ -138,6 +138,15 @@ final class OpenFile {
     return mtimeNs;
   }
 
+  /** Hashes of the stored blocks this file's layout holds: committed, or sealed and not yet committed. */
+  void forEachStoredBlock(java.util.function.Consumer<byte[]> out) {
+    for (BlockRef r : blocks) {
+      if (!r.isHole()) {
+        out.accept(r.hash());
+      }
+    }
+  }
+
   /** The layout as it will be committed, dirty blocks standing in with a placeholder hash (for st_blocks). */
   List<BlockRef> pendingBlocks() {
     List<BlockRef> out = new ArrayList<>(blocks);

@@ -754,6 +754,15 @@ public final class Vfs implements AutoCloseable {
   }
 
   /** Open handles, for leak checks in tests and for metrics. */
+  /** Blocks this node's open files hold, committed or not yet: the block collector keeps them. */
+  public void forEachHeldBlock(Consumer<byte[]> out) {
+    for (OpenFile f : new ArrayList<>(openFiles.values())) {
+      synchronized (f) {
+        f.forEachStoredBlock(out);
+      }
+    }
+  }
+
   public int openHandles() {
     return handles.size();
   }

@@ -56,6 +56,8 @@ public final class RocksBlockStore implements BlockStore {
   private static final Logger LOG = LoggerFactory.getLogger(RocksBlockStore.class);
 
   private final DBOptions options;
+  private final org.rocksdb.SstFileManager files;
+  private final long headroom;
   private final ColumnFamilyOptions blockOptions;
   private final ColumnFamilyOptions touchedOptions;
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
@@ -67,6 +69,10 @@ public final class RocksBlockStore implements BlockStore {
   private final Path dir;
   static final int RECLAIM_AFTER_DELETES = 256;
   private final AtomicInteger deletesSinceReclaim = new AtomicInteger();
+  // Stores and touches share the lock; a delete that depends on a block's touch time takes it alone,
+  // so a write deduplicating onto a block cannot slip between its check and its delete.
+  private final java.util.concurrent.locks.ReentrantReadWriteLock touchGate =
+      new java.util.concurrent.locks.ReentrantReadWriteLock();
   private final ExecutorService reclaimer = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "block-space-reclaim");
     t.setDaemon(true);
@@ -75,7 +81,18 @@ public final class RocksBlockStore implements BlockStore {
 
   private RocksBlockStore(Path dir) throws RocksDBException {
     this.dir = dir;
-    this.options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true).setKeepLogFileNum(4);
+    long total;
+    try {
+      total = Files.getFileStore(dir).getTotalSpace();
+    } catch (IOException e) {
+      total = 0;
+    }
+    this.headroom = Math.min(64L << 20, total / 32);
+    // With a file manager RocksDB resumes by itself once a write that failed for lack of space finds
+    // room again (without one it stays read-only until reopened).
+    this.files = new org.rocksdb.SstFileManager(org.rocksdb.Env.getDefault());
+    this.options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true).setKeepLogFileNum(4)
+        .setSstFileManager(files);
     this.blockOptions =
         new ColumnFamilyOptions()
             .setEnableBlobFiles(true)
@@ -112,10 +129,13 @@ public final class RocksBlockStore implements BlockStore {
 
   /** Marks a stored block as just used (a write deduplicated onto it). */
   public void touch(byte[] hash) {
+    touchGate.readLock().lock();
     try {
       touch(hash, System.currentTimeMillis());
     } catch (RocksDBException e) {
       throw failure("write", e);
+    } finally {
+      touchGate.readLock().unlock();
     }
   }
 
@@ -190,16 +210,43 @@ public final class RocksBlockStore implements BlockStore {
     return dir;
   }
 
+  /**
+   * Refuses a new block that would leave less than the headroom free on the store's disk: removing
+   * blocks needs room too (log records, and compaction rewriting what is still live), and so does the
+   * metadata, which is not held to it. Without it a full disk could not be emptied again.
+   */
+  private void checkRoom(long len) {
+    long free;
+    try {
+      free = Files.getFileStore(dir).getUsableSpace();
+    } catch (IOException e) {
+      return; // the write itself will say what is wrong
+    }
+    if (free - len < headroom) {
+      throw new BlockStoreException("block store write refused: " + free + " bytes free on the disk of " + dir
+          + ", " + headroom + " kept for removing blocks and for metadata", null, true);
+    }
+  }
+
+  /** What {@link #checkRoom} keeps free: 1/32 of the disk, at most 64 MiB. */
+  public long headroom() {
+    return headroom;
+  }
+
   @Override
   public byte[] put(byte[] data, int off, int len) {
     byte[] hash = BlockHash.of(data, off, len);
+    touchGate.readLock().lock();
     try {
       if (touch(hash, System.currentTimeMillis())) {
         return hash;
       }
+      checkRoom(len);
       store(hash, off == 0 && len == data.length ? data : Arrays.copyOfRange(data, off, off + len));
     } catch (RocksDBException e) {
       throw failure("write", e);
+    } finally {
+      touchGate.readLock().unlock();
     }
     return hash;
   }
@@ -210,10 +257,16 @@ public final class RocksBlockStore implements BlockStore {
     if (!MessageDigest.isEqual(hash, actual)) {
       throw new CorruptBlockException(hash, actual);
     }
+    touchGate.readLock().lock();
     try {
+      if (!has(hash)) {
+        checkRoom(data.length);
+      }
       store(hash, data);
     } catch (RocksDBException e) {
       throw failure("write", e);
+    } finally {
+      touchGate.readLock().unlock();
     }
   }
 
@@ -264,6 +317,27 @@ public final class RocksBlockStore implements BlockStore {
     }
     if (deletesSinceReclaim.incrementAndGet() == RECLAIM_AFTER_DELETES) {
       reclaimer.execute(this::reclaimSpaceQuietly);
+    }
+  }
+
+  /**
+   * Deletes the block only if nothing stored or touched it at or after {@code cutoffMs}; returns its
+   * size if deleted, -1 if not (absent, or used since). The block collector's delete: a write that
+   * deduplicates onto the block meanwhile keeps it.
+   */
+  public long deleteIfUntouchedSince(byte[] hash, long cutoffMs) {
+    touchGate.writeLock().lock();
+    try {
+      byte[] entry = db.get(touchedCf, readOptions, hash);
+      if (entry == null || ByteBuffer.wrap(entry).getLong() >= cutoffMs) {
+        return -1;
+      }
+      delete(hash);
+      return ByteBuffer.wrap(entry).getInt(8);
+    } catch (RocksDBException e) {
+      throw failure("read", e);
+    } finally {
+      touchGate.writeLock().unlock();
     }
   }
 
@@ -345,6 +419,7 @@ public final class RocksBlockStore implements BlockStore {
     db.close();
     options.close();
     blockOptions.close();
+    files.close();
     touchedOptions.close();
     writeOptions.close();
     readOptions.close();

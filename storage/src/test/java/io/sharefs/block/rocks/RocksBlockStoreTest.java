@@ -23,6 +23,28 @@ class RocksBlockStoreTest {
   @TempDir Path tmp;
 
   @Test
+  void aConditionalDeleteSparesBlocksUsedSinceTheCutoff() throws Exception {
+    long now = System.currentTimeMillis();
+    byte[] old = "stored two hours ago".getBytes();
+    byte[] reused = "stored two hours ago, then written again".getBytes();
+    byte[] fresh = "stored just now".getBytes();
+    try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
+      s.putAgedForTesting(old, now - 7_200_000);
+      s.putAgedForTesting(reused, now - 7_200_000);
+      byte[] again = s.put(reused, 0, reused.length); // a write deduplicating onto it touches it
+      byte[] f = s.put(fresh, 0, fresh.length);
+      long cutoff = now - 3_600_000;
+      assertEquals(old.length, s.deleteIfUntouchedSince(BlockHash.of(old), cutoff));
+      assertFalse(s.has(BlockHash.of(old)));
+      assertEquals(-1, s.deleteIfUntouchedSince(again, cutoff));
+      assertEquals(-1, s.deleteIfUntouchedSince(f, cutoff));
+      assertEquals(-1, s.deleteIfUntouchedSince(BlockHash.of(old), cutoff), "already gone");
+      assertTrue(s.has(again));
+      assertTrue(s.has(f));
+    }
+  }
+
+  @Test
   void storesByHashAndDeduplicates() throws Exception {
     byte[] data = new byte[1 << 20];
     new Random(1).nextBytes(data);
