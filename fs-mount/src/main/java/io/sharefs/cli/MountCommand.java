@@ -119,9 +119,10 @@ final class MountCommand implements Callable<Integer> {
       description = "How long a change waits for a quorum before it fails with EIO (default: ${DEFAULT-VALUE}).")
   double writeTimeout;
 
-  @Option(names = "--gc-interval", defaultValue = "600", paramLabel = "SECONDS",
-      description = "How often this node drops its copies of blocks no file references any more (removed, truncated "
-          + "or overwritten files); 0: only while its disk runs low (then at most every 10 s) (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--gc-interval", defaultValue = "0", paramLabel = "SECONDS",
+      description = "Drop this node's copies of blocks no file references any more (removed, truncated or overwritten "
+          + "files) every SECONDS, and every 10 s while its disk runs low; 0: never by itself, only through "
+          + "`sharefs fsck --repair` (default: ${DEFAULT-VALUE}). See the README's known limits before enabling it.")
   long gcIntervalSeconds;
 
   @Option(names = "--gc-grace", defaultValue = "3600", paramLabel = "SECONDS",

@@ -23,20 +23,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Frees the disk space of blocks that no file references any more (a file removed, truncated or
- * overwritten), on this node, without an operator: every {@code --gc-interval}, and sooner — at most
- * every 10 s — while the data directory's disk runs low.
+ * overwritten), on this node, without an operator, when enabled with {@code --gc-interval}: every
+ * interval, and sooner — at most every 10 s — while the data directory's disk runs low.
  *
- * <p>A pass first syncs with the leader (it skips the pass when it cannot: a node cut off from the
- * cluster may not know of the commits that reference its blocks), then collects every block the
- * replica's inodes and this node's open files reference, then deletes each stored block outside that
- * set whose last store or touch is older than the grace period: a write in flight on any node stored
- * or touched its blocks within the write timeout, and a write that deduplicates onto a block while the
- * pass runs keeps it ({@link RocksBlockStore#deleteIfUntouchedSince}). The same rule as fsck's
- * {@code block-unreferenced} repair, applied to the local copy only.
+ * <p>A pass first notes the blocks this node's open files hold and lets this node's queued
+ * (write-behind) commits apply, then syncs with the leader (it skips the pass when it cannot: a node
+ * cut off from the cluster may not know of the commits that reference its blocks), then adds every
+ * block the replica's inodes reference, and deletes each stored block outside that set whose last
+ * store or touch is older than the grace period: a write in flight stored or touched its blocks
+ * within the write timeout, and a write that deduplicates onto a block while the pass runs keeps it
+ * ({@link RocksBlockStore#deleteIfUntouchedSince}). The same rule as fsck's
+ * {@code block-unreferenced} repair, applied to the local copy only, and with the same limits: a
+ * file open on another node for longer than the grace with an old layout (written and not closed,
+ * or read after another node replaced its content) is not seen.
  */
 final class BlockCollector implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(BlockCollector.class);
   static final long LOW_SPACE_CHECK_MS = 10_000;
+  static final long RECLAIM_BYTES = 256L << 20;
 
   private final RaftMetaStore meta;
   private final RocksBlockStore local;
@@ -50,12 +54,14 @@ final class BlockCollector implements AutoCloseable {
     return t;
   });
   private volatile long lastPassMs = System.currentTimeMillis();
+  private volatile long lastDropped = -1;
+  private volatile boolean closed;
   final AtomicLong passes = new AtomicLong();
   final AtomicLong skipped = new AtomicLong();
   final AtomicLong droppedBlocks = new AtomicLong();
   final AtomicLong droppedBytes = new AtomicLong();
 
-  /** Starts the timer; {@code intervalMs} 0 runs passes only while the disk runs low. */
+  /** Starts the timer; {@code intervalMs} 0 leaves the collector off (passes run only through {@link #collect}). */
   BlockCollector(RaftMetaStore meta, RocksBlockStore local, Supplier<Vfs> vfs, Path dataDir, long graceMs,
       long intervalMs) {
     this.meta = meta;
@@ -64,19 +70,22 @@ final class BlockCollector implements AutoCloseable {
     this.dataDir = dataDir;
     this.graceMs = graceMs;
     this.intervalMs = intervalMs;
-    long tick = intervalMs > 0 ? Math.min(intervalMs, LOW_SPACE_CHECK_MS) : LOW_SPACE_CHECK_MS;
-    timer.scheduleWithFixedDelay(this::tick, tick, tick, TimeUnit.MILLISECONDS);
+    if (intervalMs > 0) {
+      long tick = Math.min(intervalMs, LOW_SPACE_CHECK_MS);
+      timer.scheduleWithFixedDelay(this::tick, tick, tick, TimeUnit.MILLISECONDS);
+    }
   }
 
   private void tick() {
     long now = System.currentTimeMillis();
-    boolean due = intervalMs > 0 && now - lastPassMs >= intervalMs;
-    boolean low = lowOnSpace() && now - lastPassMs >= LOW_SPACE_CHECK_MS;
+    boolean due = now - lastPassMs >= intervalMs;
+    // While the disk stays low, pass every 10 s as long as passes free something, else every 30 s.
+    boolean low = lowOnSpace() && now - lastPassMs >= (lastDropped == 0 ? 3 : 1) * LOW_SPACE_CHECK_MS;
     if (due || low) {
       try {
-        collect();
-      } catch (RuntimeException e) {
-        LOG.warn("block collector: pass failed: {}", e.getMessage());
+        lastDropped = collect();
+      } catch (Throwable e) { // a scheduled task that throws is never run again
+        LOG.warn("block collector: pass failed: {}", e.toString());
       }
     }
   }
@@ -99,6 +108,14 @@ final class BlockCollector implements AutoCloseable {
   }
 
   private long collectUnreferenced() {
+    Set<ByteBuffer> referenced = new HashSet<>();
+    // Open files first, then this node's queued commits applied, then the inodes: a file closed
+    // meanwhile is seen either open or committed.
+    Vfs v = vfs.get();
+    if (v != null) {
+      v.forEachHeldBlock(h -> referenced.add(ByteBuffer.wrap(h)));
+      v.pipeline().drain();
+    }
     RaftMetaStore.Status s = meta.status();
     if (s.leaderId() == null) {
       skipped.incrementAndGet();
@@ -112,29 +129,30 @@ final class BlockCollector implements AutoCloseable {
       return -1;
     }
     long cutoff = System.currentTimeMillis() - graceMs;
-    Set<ByteBuffer> referenced = new HashSet<>();
     meta.tables().forEachInode(i -> {
       for (BlockRef r : i.blocks()) {
         if (!r.isHole()) {
           referenced.add(ByteBuffer.wrap(r.hash()));
         }
       }
-      return true;
+      return !closed;
     });
-    Vfs v = vfs.get();
-    if (v != null) {
-      v.forEachHeldBlock(h -> referenced.add(ByteBuffer.wrap(h)));
-    }
     List<byte[]> candidates = new ArrayList<>();
     local.scan(false, b -> {
       if (b.touchedMs() < cutoff && !referenced.contains(ByteBuffer.wrap(b.hash()))) {
         candidates.add(b.hash());
       }
-      return true;
+      return !closed;
     });
+    if (closed) {
+      return -1;
+    }
     long dropped = 0;
     long bytes = 0;
     for (byte[] h : candidates) {
+      if (closed) {
+        break;
+      }
       long size = local.deleteIfUntouchedSince(h, cutoff);
       if (size >= 0) {
         dropped++;
@@ -144,8 +162,11 @@ final class BlockCollector implements AutoCloseable {
     passes.incrementAndGet();
     droppedBlocks.addAndGet(dropped);
     droppedBytes.addAndGet(bytes);
-    if (dropped > 0) {
+    // Reclaiming rewrites every live block: only for a sizeable share, or when the disk needs it.
+    if (dropped > 0 && (bytes >= RECLAIM_BYTES || lowOnSpace())) {
       local.reclaimSpace();
+    }
+    if (dropped > 0) {
       LOG.info("block collector: dropped {} unreferenced blocks ({} bytes) older than {} s", dropped, bytes,
           graceMs / 1000);
     }
@@ -154,6 +175,14 @@ final class BlockCollector implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     timer.shutdownNow();
+    try {
+      if (!timer.awaitTermination(30, TimeUnit.SECONDS)) {
+        LOG.warn("block collector: a pass is still running at shutdown");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -753,7 +753,6 @@ public final class Vfs implements AutoCloseable {
     submit(new ReleaseNodeLocksOp(nodeId), Ctx.ROOT);
   }
 
-  /** Open handles, for leak checks in tests and for metrics. */
   /** Blocks this node's open files hold, committed or not yet: the block collector keeps them. */
   public void forEachHeldBlock(Consumer<byte[]> out) {
     for (OpenFile f : new ArrayList<>(openFiles.values())) {
@@ -763,6 +762,7 @@ public final class Vfs implements AutoCloseable {
     }
   }
 
+  /** Open handles, for leak checks in tests and for metrics. */
   public int openHandles() {
     return handles.size();
   }

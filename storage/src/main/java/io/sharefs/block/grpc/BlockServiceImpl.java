@@ -54,9 +54,9 @@ public final class BlockServiceImpl extends BlockServiceGrpc.BlockServiceImplBas
   public void putBlock(BlockDataProto req, StreamObserver<PutBlockReplyProto> out) {
     byte[] hash = req.getHash().toByteArray();
     try {
-      if (store.has(hash)) {
-        store.touch(hash); // a write here may be deduplicated onto it: keep it out of fsck's reach
-      } else {
+      // A write may be deduplicated onto a stored block: touching it keeps it from fsck and the block
+      // collector; if one dropped it between the check and the touch, store the bytes after all.
+      if (!store.has(hash) || !store.touch(hash)) {
         store.putVerified(hash, req.getData().toByteArray());
       }
       out.onNext(PutBlockReplyProto.newBuilder().setStored(true).build());

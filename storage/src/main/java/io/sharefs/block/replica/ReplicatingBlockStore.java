@@ -197,7 +197,14 @@ public final class ReplicatingBlockStore implements BlockStore {
         byte[] data = client.get(peer, hash);
         if (data != null) {
           if (placed.self() || local.has(hash)) {
-            local.putVerified(hash, data);
+            try {
+              local.putVerified(hash, data);
+            } catch (io.sharefs.block.CorruptBlockException e) {
+              throw e;
+            } catch (RuntimeException e) {
+              // e.g. the local disk is down to its headroom: serve the read anyway
+              LOG.warn("keeping fetched block {} locally failed: {}", BlockHash.hex(hash), e.getMessage());
+            }
           }
           fetchedFromPeers.incrementAndGet();
           return data;

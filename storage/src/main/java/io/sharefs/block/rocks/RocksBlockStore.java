@@ -58,6 +58,7 @@ public final class RocksBlockStore implements BlockStore {
   private final DBOptions options;
   private final org.rocksdb.SstFileManager files;
   private final long headroom;
+  private final java.nio.file.FileStore disk;
   private final ColumnFamilyOptions blockOptions;
   private final ColumnFamilyOptions touchedOptions;
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
@@ -81,12 +82,16 @@ public final class RocksBlockStore implements BlockStore {
 
   private RocksBlockStore(Path dir) throws RocksDBException {
     this.dir = dir;
+    java.nio.file.FileStore fs;
     long total;
     try {
-      total = Files.getFileStore(dir).getTotalSpace();
+      fs = Files.getFileStore(dir);
+      total = fs.getTotalSpace();
     } catch (IOException e) {
+      fs = null;
       total = 0;
     }
+    this.disk = fs;
     this.headroom = Math.min(64L << 20, total / 32);
     // With a file manager RocksDB resumes by itself once a write that failed for lack of space finds
     // room again (without one it stays read-only until reopened).
@@ -127,11 +132,11 @@ public final class RocksBlockStore implements BlockStore {
     return true;
   }
 
-  /** Marks a stored block as just used (a write deduplicated onto it). */
-  public void touch(byte[] hash) {
+  /** Marks a stored block as just used (a write deduplicated onto it); false if it is not stored. */
+  public boolean touch(byte[] hash) {
     touchGate.readLock().lock();
     try {
-      touch(hash, System.currentTimeMillis());
+      return touch(hash, System.currentTimeMillis());
     } catch (RocksDBException e) {
       throw failure("write", e);
     } finally {
@@ -218,7 +223,7 @@ public final class RocksBlockStore implements BlockStore {
   private void checkRoom(long len) {
     long free;
     try {
-      free = Files.getFileStore(dir).getUsableSpace();
+      free = disk == null ? Long.MAX_VALUE : disk.getUsableSpace(); // one statfs
     } catch (IOException e) {
       return; // the write itself will say what is wrong
     }
