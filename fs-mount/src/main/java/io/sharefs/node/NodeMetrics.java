@@ -46,6 +46,21 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
   }
 
   /** Peer reachability and round trip, as the probe last saw them. */
+  /** Free space on the data directory's disk, and what the block store keeps of it for removals. */
+  void bindDisk(java.nio.file.Path dataDir, long headroom) {
+    GaugeWithCallback.builder().name("sharefs_data_disk_free_bytes")
+        .help("bytes free for this node on the disk of its data directory").callback(cb -> {
+          try {
+            cb.call(java.nio.file.Files.getFileStore(dataDir).getUsableSpace());
+          } catch (java.io.IOException e) {
+            // no sample this scrape
+          }
+        }).register(registry);
+    GaugeWithCallback.builder().name("sharefs_data_disk_headroom_bytes")
+        .help("free bytes below which new blocks are refused with ENOSPC (kept for removals and metadata)")
+        .callback(cb -> cb.call(headroom)).register(registry);
+  }
+
   void bindCollector(BlockCollector c) {
     CounterWithCallback.builder().name("sharefs_block_gc_passes_total")
         .help("passes of the block collector over this node's blocks").callback(cb -> cb.call(c.passes.get()))

@@ -183,6 +183,7 @@ public final class SharefsNode implements AutoCloseable {
     collector = new BlockCollector(meta, localBlocks, () -> vfs, config.dataDir(), config.gcGraceMs(),
         config.gcIntervalMs());
     metrics.bindCollector(collector);
+    metrics.bindDisk(config.dataDir(), localBlocks.headroom());
     if (config.metrics() != null) {
       int c = config.metrics().lastIndexOf(':');
       metrics.serve(config.metrics().substring(0, c), Integer.parseInt(config.metrics().substring(c + 1)), meta,

@@ -89,6 +89,9 @@ class DiskFullTest {
         }
         String metrics = metrics(port + 2);
         assertTrue(SharefsCluster.metric(metrics, "sharefs_block_gc_dropped_blocks_total") >= 10, metrics);
+        assertTrue(SharefsCluster.metric(metrics, "sharefs_data_disk_headroom_bytes") == 2 << 20, metrics);
+        double free = SharefsCluster.metric(metrics, "sharefs_data_disk_free_bytes");
+        assertTrue(free > 2 << 20 && free < 64 << 20, metrics);
         assertTrue(node.process().isAlive(), "node exited\n" + node.logText());
       }
     } finally {
