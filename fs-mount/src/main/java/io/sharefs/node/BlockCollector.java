@@ -61,7 +61,7 @@ final class BlockCollector implements AutoCloseable {
   final AtomicLong droppedBlocks = new AtomicLong();
   final AtomicLong droppedBytes = new AtomicLong();
 
-  /** Starts the timer; {@code intervalMs} 0 leaves the collector off (passes run only through {@link #collect}). */
+  /** Starts the timer; {@code intervalMs} 0 leaves the collector off. */
   BlockCollector(RaftMetaStore meta, RocksBlockStore local, Supplier<Vfs> vfs, Path dataDir, long graceMs,
       long intervalMs) {
     this.meta = meta;
@@ -90,7 +90,7 @@ final class BlockCollector implements AutoCloseable {
     }
   }
 
-  /** True when less than 10 % of the data directory's disk, or less than 1 GiB, is free. */
+  /** True when less than 1 GiB of the data directory's disk is free, or 10 % of it if that is less. */
   private boolean lowOnSpace() {
     try {
       FileStore fs = Files.getFileStore(dataDir);
