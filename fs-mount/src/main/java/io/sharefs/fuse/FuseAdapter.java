@@ -64,14 +64,18 @@ public final class FuseAdapter extends FuseStubFS {
   /** Throws a clear IOException if libfuse 2 cannot be loaded. */
   public static void checkLibfuse() throws java.io.IOException {
     try {
-      jnr.ffi.LibraryLoader.create(ru.serce.jnrfuse.LibFuse.class).failImmediately().load("fuse");
+      loadLibfuse(ru.serce.jnrfuse.LibFuse.class);
     } catch (Throwable e) {
-      try {
-        jnr.ffi.LibraryLoader.create(ru.serce.jnrfuse.LibFuse.class).failImmediately().load("libfuse.so.2");
-      } catch (Throwable e2) {
-        throw new java.io.IOException(
-            "libfuse.so.2 is not installed: run `apt-get install -y fuse3 libfuse2` as root");
-      }
+      throw new java.io.IOException("libfuse.so.2 is not installed: run `apt-get install -y fuse3 libfuse2` as root");
+    }
+  }
+
+  /** Binds {@code type} to libfuse 2, found by name as jnr-fuse finds it, else by its file name. */
+  private static <T> T loadLibfuse(Class<T> type) {
+    try {
+      return jnr.ffi.LibraryLoader.create(type).failImmediately().load("fuse");
+    } catch (Throwable e) {
+      return jnr.ffi.LibraryLoader.create(type).failImmediately().load("libfuse.so.2");
     }
   }
 
@@ -528,7 +532,7 @@ public final class FuseAdapter extends FuseStubFS {
 
   /** Loaded with the first request, not with the class: {@link #checkLibfuse} must run first. */
   private static final class ContextHolder {
-    static final ContextLib LIB = loadContextLib();
+    static final ContextLib LIB = loadLibfuse(ContextLib.class);
   }
   private static final ThreadLocal<byte[]> NAME = ThreadLocal.withInitial(() -> new byte[4096]);
   private static final ThreadLocal<FileStat> STAT = new ThreadLocal<>();
@@ -538,14 +542,6 @@ public final class FuseAdapter extends FuseStubFS {
 
   /** Native code holds only the closures' addresses: these references keep them alive. */
   private final List<Object> hotCallbacks = new java.util.ArrayList<>();
-
-  private static ContextLib loadContextLib() {
-    try {
-      return jnr.ffi.LibraryLoader.create(ContextLib.class).failImmediately().load("fuse");
-    } catch (Throwable e) {
-      return jnr.ffi.LibraryLoader.create(ContextLib.class).failImmediately().load("libfuse.so.2");
-    }
-  }
 
   private void installHotCallbacks() {
     install("getattr", PathArg.class, (PathArg) (p, st) -> getattr(string(p), reuse(STAT, st, FileStat::of)));

@@ -104,10 +104,6 @@ final class BlockCollector implements AutoCloseable {
   /** One pass; returns the blocks dropped, or -1 if the pass was skipped. */
   long collect() {
     lastPassMs = System.currentTimeMillis();
-    return collectUnreferenced();
-  }
-
-  private long collectUnreferenced() {
     Set<ByteBuffer> referenced = new HashSet<>();
     // Open files first, then this node's queued commits applied, then the inodes: a file closed
     // meanwhile is seen either open or committed.

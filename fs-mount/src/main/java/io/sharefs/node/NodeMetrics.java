@@ -45,7 +45,6 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
     grpcErrors.labelValues(side, method, code).inc();
   }
 
-  /** Peer reachability and round trip, as the probe last saw them. */
   /** Free space on the data directory's disk, and what the block store keeps of it for removals. */
   void bindDisk(java.nio.file.Path dataDir, long headroom) {
     GaugeWithCallback.builder().name("sharefs_data_disk_free_bytes")
@@ -76,6 +75,7 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .callback(cb -> cb.call(c.droppedBytes.get())).register(registry);
   }
 
+  /** Peer reachability and round trip, as the probe last saw them. */
   void bindPeers(PeerProbe probe) {
     GaugeWithCallback.builder().name("sharefs_peer_reachable").help("1 if the peer's node port answered the last probe")
         .labelNames("peer").callback(cb -> probe.peers().forEach((id, s) -> cb.call(s.reachable() ? 1 : 0, id)))

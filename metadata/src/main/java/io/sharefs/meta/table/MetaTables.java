@@ -305,11 +305,8 @@ public final class MetaTables implements AutoCloseable {
     return new CacheStats(inodeCache.size(), inodeCache.bytes(), dentryCache.size());
   }
 
-  /** Stripes a change will touch, each once; null for every stripe. */
+  /** Stripes a change will touch, each once. */
   private static int[] stripes(Collection<Long> inos, Collection<DentryKey> dentryKeys) {
-    if (inos == null) {
-      return null;
-    }
     int[] all = new int[inos.size() + dentryKeys.size()];
     int n = 0;
     for (Long k : inos) {

@@ -264,9 +264,7 @@ public final class RocksBlockStore implements BlockStore {
     }
     touchGate.readLock().lock();
     try {
-      if (!has(hash)) {
-        checkRoom(data.length);
-      }
+      checkRoom(data.length); // callers store blocks they lack a good copy of (a push, a fetch, a repair)
       store(hash, data);
     } catch (RocksDBException e) {
       throw failure("write", e);
