@@ -150,6 +150,9 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .callback(cb -> cb.call(blocks.blockCount())).register(registry);
     GaugeWithCallback.builder().name("sharefs_block_store_bytes").help("bytes in the local block store")
         .callback(cb -> cb.call(blocks.storedBytes())).register(registry);
+    CounterWithCallback.builder().name("sharefs_block_store_syncs_total")
+        .help("fsyncs of the block store's log: one per commit or pushed block that found unsynced blocks")
+        .callback(cb -> cb.call(blocks.local().walSyncs())).register(registry);
     CounterWithCallback.builder().name("sharefs_block_cache_hits_total").help("block reads served locally")
         .callback(cb -> cb.call(blocks.localHits())).register(registry);
     CounterWithCallback.builder().name("sharefs_block_cache_misses_total").help("block reads not found locally")

@@ -87,6 +87,30 @@ class ClusterTest {
     assertArrayEquals(big, Files.readAllBytes(m(0).resolve("vis/from3.bin")));
   }
 
+  /**
+   * A block counts towards a commit only once it would survive a power loss: the writer fsyncs its
+   * block log before the commit, and a peer before it acknowledges a pushed block.
+   */
+  @Test
+  void closeReturnsOnlyOnceTheBlocksAreFsyncedOnTheWriterAndAQuorum() throws Exception {
+    double[] before = new double[cluster.size()];
+    for (int i = 0; i < cluster.size(); i++) {
+      before[i] = SharefsCluster.metric(cluster.metrics(i), "sharefs_block_store_syncs_total");
+    }
+    byte[] big = random(2_500_000, 99);
+    Files.write(m(0).resolve("durable.bin"), big); // three new blocks; close() returns after the commit
+    int synced = 0;
+    for (int i = 0; i < cluster.size(); i++) {
+      if (SharefsCluster.metric(cluster.metrics(i), "sharefs_block_store_syncs_total") > before[i]) {
+        synced++;
+      } else {
+        assertTrue(i != 0, "the writer committed blocks it had not fsynced");
+      }
+    }
+    assertTrue(synced >= 2, "close() returned with the blocks fsynced on " + synced + " of 3 nodes");
+    assertArrayEquals(big, Files.readAllBytes(m(2).resolve("durable.bin")));
+  }
+
   @Test
   void closeToOpenAcrossNodes() throws Exception {
     Path dir = Files.createDirectories(m(0).resolve("c2o"));

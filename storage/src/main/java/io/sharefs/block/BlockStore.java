@@ -14,7 +14,10 @@ public interface BlockStore extends AutoCloseable {
   /** Removes the block if present. */
   void delete(byte[] hash);
 
-  /** Returns once each of these blocks has enough copies for its file to be committed (no-op on one node). */
+  /**
+   * Returns once each of these blocks has enough copies, each durable against power loss, for its
+   * file to be committed.
+   */
   default void awaitReplicated(java.util.List<byte[]> hashes) {}
 
   /** Makes every stored block durable against power loss. */

@@ -140,6 +140,7 @@ public final class ReplicatingBlockStore implements BlockStore {
 
   @Override
   public void awaitReplicated(List<byte[]> hashes) {
+    local.awaitReplicated(hashes); // this node's copy counts too: make it durable (peers sync before they ack)
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     for (byte[] h : hashes) {
       ByteBuffer key = ByteBuffer.wrap(h);
@@ -199,6 +200,7 @@ public final class ReplicatingBlockStore implements BlockStore {
           if (placed.self() || local.has(hash)) {
             try {
               local.putVerified(hash, data);
+              local.sync(); // fsck and rebalance count this copy once it is here: it must outlive a power loss
             } catch (io.sharefs.block.CorruptBlockException e) {
               throw e;
             } catch (RuntimeException e) {

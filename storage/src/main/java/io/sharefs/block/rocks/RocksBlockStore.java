@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
@@ -70,6 +71,12 @@ public final class RocksBlockStore implements BlockStore {
   private final Path dir;
   static final int RECLAIM_AFTER_DELETES = 256;
   private final AtomicInteger deletesSinceReclaim = new AtomicInteger();
+  // Blocks are written without syncing the WAL, so a file's blocks cost one fsync at its commit, not
+  // one each. Writes counts the stores so far, synced how many of them an fsync covered.
+  private final AtomicLong writes = new AtomicLong();
+  private final Object syncLock = new Object();
+  private volatile long synced;
+  private final AtomicLong walSyncs = new AtomicLong();
   // Stores and touches share the lock; a delete that depends on a block's touch time takes it alone,
   // so a write deduplicating onto a block cannot slip between its check and its delete.
   private final java.util.concurrent.locks.ReentrantReadWriteLock touchGate =
@@ -160,6 +167,7 @@ public final class RocksBlockStore implements BlockStore {
       batch.put(touchedCf, hash, indexEntry(System.currentTimeMillis(), value.length));
       db.write(writeOptions, batch);
     }
+    writes.incrementAndGet();
   }
 
   /** One stored block as fsck sees it. */
@@ -375,13 +383,42 @@ public final class RocksBlockStore implements BlockStore {
     }
   }
 
+  /**
+   * Makes every block stored so far durable against power loss (one fsync of RocksDB's log, none if
+   * nothing was stored since the last). Callers that arrive while another's fsync runs share the next
+   * one: a group commit.
+   */
   @Override
   public void sync() {
-    try {
-      db.flushWal(true);
-    } catch (RocksDBException e) {
-      throw failure("sync", e);
+    if (synced == writes.get()) {
+      return;
     }
+    synchronized (syncLock) {
+      long upTo = writes.get(); // every store counted here has returned, so the fsync covers it
+      if (synced >= upTo) {
+        return;
+      }
+      try {
+        db.flushWal(true);
+      } catch (RocksDBException e) {
+        throw failure("sync", e);
+      }
+      walSyncs.incrementAndGet();
+      synced = upTo;
+    }
+  }
+
+  /** A commit's blocks must outlive a power loss before the metadata that names them does. */
+  @Override
+  public void awaitReplicated(List<byte[]> hashes) {
+    if (!hashes.isEmpty()) {
+      sync();
+    }
+  }
+
+  /** fsyncs of the block store's log so far ({@link #sync}). */
+  public long walSyncs() {
+    return walSyncs.get();
   }
 
   @Override

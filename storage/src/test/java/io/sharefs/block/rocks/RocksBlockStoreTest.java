@@ -23,6 +23,31 @@ class RocksBlockStoreTest {
   @TempDir Path tmp;
 
   @Test
+  void aCommitsBlocksAreFsyncedOnceAndOnlyWhenSomethingNewWasStored() throws Exception {
+    try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
+      byte[] a = "first block".getBytes();
+      byte[] b = "second block".getBytes();
+      byte[] ha = s.put(a, 0, a.length);
+      byte[] hb = s.put(b, 0, b.length);
+      assertEquals(0, s.walSyncs(), "stores alone do not fsync");
+      s.awaitReplicated(List.of(ha, hb));
+      assertEquals(1, s.walSyncs(), "one fsync covers every block stored before it");
+      s.awaitReplicated(List.of(ha));
+      s.sync();
+      assertEquals(1, s.walSyncs(), "nothing stored since: no fsync");
+      s.put(a, 0, a.length); // deduplicated: nothing new to make durable
+      s.awaitReplicated(List.of(ha));
+      assertEquals(1, s.walSyncs());
+      s.awaitReplicated(List.of());
+      byte[] c = "third block, from a peer".getBytes();
+      s.putVerified(BlockHash.of(c), c);
+      s.sync();
+      assertEquals(2, s.walSyncs());
+      assertArrayEquals(c, s.get(BlockHash.of(c)));
+    }
+  }
+
+  @Test
   void aConditionalDeleteSparesBlocksUsedSinceTheCutoff() throws Exception {
     long now = System.currentTimeMillis();
     byte[] old = "stored two hours ago".getBytes();
