@@ -86,6 +86,9 @@ public final class BlockServiceImpl extends BlockServiceGrpc.BlockServiceImplBas
         }
         return true;
       });
+      // fsck and rebalance count every copy listed here, and rebalance may drop others on its word:
+      // a listed copy written moments ago (a file not yet committed) must be on disk too.
+      store.sync();
       out.onNext(batch[0].build());
       out.onCompleted();
     } catch (BlockStoreException e) {

@@ -72,8 +72,12 @@ public final class RocksBlockStore implements BlockStore {
   static final int RECLAIM_AFTER_DELETES = 256;
   private final AtomicInteger deletesSinceReclaim = new AtomicInteger();
   // Blocks are written without syncing the WAL, so a file's blocks cost one fsync at its commit, not
-  // one each. Writes counts the stores so far, synced how many of them an fsync covered.
+  // one each. Writes counts the stores so far, synced how many of them an fsync covered. A store is
+  // counted once its write returned; storing counts those in between, so that reusing a block one of
+  // them just wrote also counts as a write (else a sync() would find nothing new to cover it).
   private final AtomicLong writes = new AtomicLong();
+  private final AtomicInteger storing = new AtomicInteger();
+  private volatile Runnable beforeCount = () -> {};
   private final Object syncLock = new Object();
   private volatile long synced;
   private final AtomicLong walSyncs = new AtomicLong();
@@ -136,6 +140,12 @@ public final class RocksBlockStore implements BlockStore {
       return false;
     }
     db.put(touchedCf, writeOptions, hash, indexEntry(atMs, ByteBuffer.wrap(entry).getInt(8)));
+    if (storing.get() > 0) {
+      // Perhaps the store that wrote this block has not been counted yet. The block was found, so its
+      // log record is written (RocksDB logs before it applies): counting the reuse makes the next
+      // sync() fsync it.
+      writes.incrementAndGet();
+    }
     return true;
   }
 
@@ -162,12 +172,21 @@ public final class RocksBlockStore implements BlockStore {
   }
 
   private void store(byte[] hash, byte[] value) throws RocksDBException {
+    storing.incrementAndGet();
     try (WriteBatch batch = new WriteBatch()) {
       batch.put(blocksCf, hash, value);
       batch.put(touchedCf, hash, indexEntry(System.currentTimeMillis(), value.length));
       db.write(writeOptions, batch);
+      beforeCount.run();
+      writes.incrementAndGet();
+    } finally {
+      storing.decrementAndGet();
     }
-    writes.incrementAndGet();
+  }
+
+  /** Test hook: runs between a store's write and its count. */
+  void beforeCountForTesting(Runnable hook) {
+    this.beforeCount = hook;
   }
 
   /** One stored block as fsck sees it. */
@@ -384,20 +403,21 @@ public final class RocksBlockStore implements BlockStore {
   }
 
   /**
-   * Makes every block stored so far durable against power loss (one fsync of RocksDB's log, none if
-   * nothing was stored since the last). Callers that arrive while another's fsync runs share the next
-   * one: a group commit.
+   * Makes every block stored (or reused) before the call durable against power loss: one fsync of
+   * RocksDB's log, none if an fsync since covered them. Callers that wait while another's fsync runs
+   * share the next one: a group commit.
    */
   @Override
   public void sync() {
-    if (synced == writes.get()) {
+    long mine = writes.get(); // what this caller needs covered: everything counted before it asked
+    if (synced >= mine) {
       return;
     }
     synchronized (syncLock) {
-      long upTo = writes.get(); // every store counted here has returned, so the fsync covers it
-      if (synced >= upTo) {
-        return;
+      if (synced >= mine) {
+        return; // an fsync that started after those stores, while this caller waited, covered them
       }
+      long upTo = writes.get(); // every store counted here has returned, so the fsync covers it
       try {
         db.flushWal(true);
       } catch (RocksDBException e) {

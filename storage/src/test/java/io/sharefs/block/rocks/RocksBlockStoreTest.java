@@ -47,6 +47,35 @@ class RocksBlockStoreTest {
     }
   }
 
+  /** A writer that reuses a block another thread is still storing must not skip the fsync. */
+  @Test
+  void reusingABlockWhoseStoreIsNotCountedYetStillFsyncsIt() throws Exception {
+    try (RocksBlockStore s = RocksBlockStore.open(tmp)) {
+      byte[] x = "written by two files at once".getBytes();
+      java.util.concurrent.CountDownLatch written = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      s.beforeCountForTesting(() -> {
+        written.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      Thread first = new Thread(() -> s.put(x, 0, x.length));
+      first.start();
+      assertTrue(written.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      s.beforeCountForTesting(() -> {});
+      byte[] h = s.put(x, 0, x.length); // found: deduplicated onto the first thread's write
+      s.awaitReplicated(List.of(h));
+      assertEquals(1, s.walSyncs(), "the reuse was committed without an fsync of the block");
+      release.countDown();
+      first.join();
+      s.sync(); // the first store, counted now, is covered by that fsync only if nothing came after
+      assertArrayEquals(x, s.get(h));
+    }
+  }
+
   @Test
   void aConditionalDeleteSparesBlocksUsedSinceTheCutoff() throws Exception {
     long now = System.currentTimeMillis();
