@@ -76,6 +76,7 @@ public final class Bench {
         case "sharefs-relaxed" -> new SharefsTarget(root, "sharefs-relaxed", "--open-barrier", "none");
         case "sharefs-async" -> new SharefsTarget(root, "sharefs-async", "--open-barrier", "none", "--write-behind",
             "--no-xattrs");
+        case "sharefs-c2" -> withC2Nodes(() -> new SharefsTarget(root, "sharefs-c2"));
         default -> throw new IllegalArgumentException("unknown target " + t);
       }) {
         log("== %s", target.name());
@@ -84,6 +85,16 @@ public final class Bench {
       deleteTree(root);
     }
     report(out);
+  }
+
+  /** The default options on nodes that run the JVM's full JIT (C1 then C2) rather than C1 only. */
+  private static SharefsTarget withC2Nodes(java.util.concurrent.Callable<SharefsTarget> start) throws Exception {
+    System.setProperty(io.sharefs.it.NodeProcess.JIT_PROPERTY, "c2");
+    try {
+      return start.call();
+    } finally {
+      System.clearProperty(io.sharefs.it.NodeProcess.JIT_PROPERTY);
+    }
   }
 
   // ------------------------------------------------------------------ workloads

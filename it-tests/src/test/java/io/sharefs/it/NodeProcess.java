@@ -134,10 +134,16 @@ public final class NodeProcess implements AutoCloseable {
     return commandWithHeap("256m", args);
   }
 
+  /** System property: {@code c2} starts nodes with the JVM's full JIT instead of bin/sharefs' C1 only. */
+  public static final String JIT_PROPERTY = "sharefs.node.jit";
+
   private static List<String> commandWithHeap(String maxHeap, String... args) {
     List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xms32m", "-Xmx" + maxHeap, "-XX:+UseSerialGC",
-        "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8",
-        "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ReservedCodeCacheSize=64m", "-jar", jar().toString()));
+        "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"));
+    if (!"c2".equals(System.getProperty(JIT_PROPERTY))) {
+      cmd.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1"));
+    }
+    cmd.addAll(List.of("-XX:ReservedCodeCacheSize=64m", "-jar", jar().toString()));
     cmd.addAll(List.of(args));
     return cmd;
   }
