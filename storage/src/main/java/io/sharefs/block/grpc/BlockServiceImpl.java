@@ -59,8 +59,8 @@ public final class BlockServiceImpl extends BlockServiceGrpc.BlockServiceImplBas
       if (!store.has(hash) || !store.touch(hash)) {
         store.putVerified(hash, req.getData().toByteArray());
       }
-      // The writer counts this copy towards the commit that will name the block: it must survive a
-      // power loss of this node before the metadata does (the Raft log is fsynced per entry).
+      // The writer counts this copy towards the commit that will name the block, and Ratis fsyncs
+      // that commit before it acknowledges it: the copy must be on disk first.
       store.sync();
       out.onNext(PutBlockReplyProto.newBuilder().setStored(true).build());
       out.onCompleted();
