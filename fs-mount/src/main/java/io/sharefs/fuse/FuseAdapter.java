@@ -40,6 +40,7 @@ public final class FuseAdapter extends FuseStubFS {
   private final Vfs vfs;
   private final OpObserver observer;
   private final CountDownLatch initialised = new CountDownLatch(1);
+  private volatile NoFlushOpens noFlush;
 
   public FuseAdapter(Vfs vfs, OpObserver observer) {
     this.vfs = vfs;
@@ -127,8 +128,22 @@ public final class FuseAdapter extends FuseStubFS {
 
   @Override
   public Pointer init(Pointer conn) {
+    try {
+      Pointer context = ContextHolder.LIB.fuse_get_context();
+      if (context != null) {
+        noFlush = NoFlushOpens.install(loadLibfuse(NoFlushOpens.SessionLib.class), FuseContext.of(context).fuse.get());
+      }
+    } catch (Throwable t) {
+      LOG.warn("cannot look up the FUSE session: closing read-only files keeps its FLUSH round trip", t);
+    }
     initialised.countDown();
     return null;
+  }
+
+  /** Read-only opens whose close() sends no FLUSH; 0 when libfuse's channel could not be wrapped. */
+  public long noFlushOpens() {
+    NoFlushOpens n = noFlush;
+    return n == null ? 0 : n.marked();
   }
 
   @Override
@@ -270,6 +285,10 @@ public final class FuseAdapter extends FuseStubFS {
       fi.fh.set(fh);
       if (vfs.needsDirectIo(fh)) {
         setDirectIo(fi);
+      }
+      NoFlushOpens n = noFlush;
+      if (n != null && vfs.skipsFlush(fh)) {
+        n.markReply(fh);
       }
       return 0;
     });

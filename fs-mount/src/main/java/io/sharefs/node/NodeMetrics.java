@@ -60,6 +60,12 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .callback(cb -> cb.call(headroom)).register(registry);
   }
 
+  void bindFuse(io.sharefs.fuse.FuseAdapter adapter) {
+    CounterWithCallback.builder().name("sharefs_fuse_noflush_opens_total")
+        .help("read-only opens answered with FOPEN_NOFLUSH (their close() costs no FLUSH round trip)")
+        .callback(cb -> cb.call(adapter.noFlushOpens())).register(registry);
+  }
+
   void bindCollector(BlockCollector c) {
     CounterWithCallback.builder().name("sharefs_block_gc_passes_total")
         .help("passes of the block collector over this node's blocks").callback(cb -> cb.call(c.passes.get()))

@@ -190,7 +190,9 @@ public final class SharefsNode implements AutoCloseable {
           () -> mount != null && !mount.loop().isDone());
     }
     if (config.mountPoint() != null) {
-      mount = FuseMount.mount(new FuseAdapter(vfs, metrics), config.mountPoint(), mountOptions(), 15_000);
+      FuseAdapter adapter = new FuseAdapter(vfs, metrics);
+      metrics.bindFuse(adapter);
+      mount = FuseMount.mount(adapter, config.mountPoint(), mountOptions(), 15_000);
       LOG.info("sharefs node {} mounted at {} (block hashes: SHA-256 by {})", config.nodeId(), config.mountPoint(),
           io.sharefs.block.BlockHash.implementation());
       if (!java.nio.charset.Charset.defaultCharset().equals(java.nio.charset.StandardCharsets.UTF_8)) {

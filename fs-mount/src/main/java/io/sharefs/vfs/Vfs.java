@@ -77,9 +77,15 @@ public final class Vfs implements AutoCloseable {
   static final int INO_RESERVATION = 4096;
 
   /** An open file descriptor as FUSE sees it; lockOwners: flock owners used through it. */
-  private record Handle(long ino, int flags, OpenFile file, java.util.Set<Long> lockOwners) {
+  /**
+   * An open file description. {@code lockOwners}: owners holding flock locks through it.
+   * {@code recordOwners}: for a handle whose close() sends no FLUSH ({@link #skipsFlush}), the owners
+   * that took fcntl locks through it; null otherwise.
+   */
+  private record Handle(long ino, int flags, OpenFile file, java.util.Set<Long> lockOwners,
+      java.util.Set<Long> recordOwners) {
     Handle(long ino, int flags, OpenFile file) {
-      this(ino, flags, file, ConcurrentHashMap.newKeySet());
+      this(ino, flags, file, ConcurrentHashMap.newKeySet(), null);
     }
 
     boolean writable() {
@@ -559,6 +565,20 @@ public final class Vfs implements AutoCloseable {
    * node within the fresh window): the adapter then opens it for direct I/O so reads are not clamped
    * to a stale cached size.
    */
+  /**
+   * Whether the adapter may tell the kernel to send no FLUSH when {@code fh} is closed: true for a
+   * read-only handle, which has nothing to commit. FLUSH also drops the closing owner's fcntl locks,
+   * so from here on the handle notes who locks through it, and {@link #release} drops their locks.
+   */
+  public boolean skipsFlush(long fh) {
+    Handle h = handles.get(fh);
+    if (h == null || h.writable()) {
+      return false;
+    }
+    handles.put(fh, new Handle(h.ino, h.flags, h.file, h.lockOwners, ConcurrentHashMap.newKeySet()));
+    return true;
+  }
+
   public boolean needsDirectIo(long fh) {
     if (config.freshWindowNs() <= 0) {
       return false;
@@ -631,6 +651,12 @@ public final class Vfs implements AutoCloseable {
       // flock locks die with the open file description that took them
       submit(new LockOp(h.ino(), nodeId, owner, LockOp.UNLOCK), ctx);
     }
+    if (h.recordOwners() != null) {
+      // no FLUSH came at close(): drop the fcntl locks taken through this handle here, as FLUSH would have
+      for (long owner : h.recordOwners()) {
+        setRecordLock(ctx, h.ino(), owner, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
+      }
+    }
     boolean last;
     synchronized (openFiles) {
       synchronized (h.file) {
@@ -691,6 +717,13 @@ public final class Vfs implements AutoCloseable {
   public void setRecordLock(Ctx ctx, String path, long fh, long owner, int type, long start, long end, boolean wait) {
     Handle h = handles.get(fh);
     long ino = h != null ? h.ino() : resolve(path).ino();
+    if (h != null && h.recordOwners() != null && type != RecordLocks.UNLOCK) {
+      h.recordOwners().add(owner);
+    }
+    setRecordLock(ctx, ino, owner, type, start, end, wait);
+  }
+
+  private void setRecordLock(Ctx ctx, long ino, long owner, int type, long start, long end, boolean wait) {
     if (type == RecordLocks.UNLOCK) {
       // libfuse unlocks on every close(): without a lock here there is nothing to tell the cluster.
       java.util.Set<Long> owners = recordOwners.get(ino);

@@ -2,6 +2,7 @@ package io.sharefs.vfs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -116,6 +117,31 @@ class VfsTest {
       assertErrno(Errno.EINVAL, () -> vfs.setRecordLock(USER, "/wp-config.php", a, 11, 7, 0, 1, false));
     } finally {
       vfs.release(USER, a);
+      other.release(USER, b);
+    }
+  }
+
+  /**
+   * A read-only handle may skip FLUSH at close(); the fcntl locks taken through it, which FLUSH would
+   * have dropped, go at release instead. Writable handles keep their FLUSH.
+   */
+  @Test
+  void aHandleWithoutFlushDropsItsRecordLocksAtRelease() {
+    writeFile("/readers.db", new byte[100]);
+    Vfs other = new Vfs(meta, blocks, new VfsConfig(4096, 4), tmp, () -> now += 1000).withNodeId("n2");
+    vfs.withNodeId("n1");
+    long writer = vfs.open(USER, "/readers.db", Vfs.O_RDWR);
+    assertFalse(vfs.skipsFlush(writer), "a writable handle may have something to commit at close()");
+    vfs.release(USER, writer);
+    long reader = vfs.open(USER, "/readers.db", Vfs.O_RDONLY);
+    assertTrue(vfs.skipsFlush(reader));
+    vfs.setRecordLock(USER, "/readers.db", reader, 21, RecordLocks.READ, 0, RecordLocks.EOF, false);
+    long b = other.open(USER, "/readers.db", Vfs.O_RDWR);
+    try {
+      assertErrno(Errno.EAGAIN, () -> other.setRecordLock(USER, "/readers.db", b, 5, RecordLocks.WRITE, 0, 9, false));
+      vfs.release(USER, reader); // the process closed its descriptor without unlocking, and no FLUSH came
+      other.setRecordLock(USER, "/readers.db", b, 5, RecordLocks.WRITE, 0, RecordLocks.EOF, false);
+    } finally {
       other.release(USER, b);
     }
   }

@@ -253,6 +253,72 @@ class ClusterTest {
     }
   }
 
+  /** A file opened read-only has nothing to commit: its close() sends no FLUSH; a writer's close() still does. */
+  @Test
+  void closingAFileOpenedReadOnlySendsNoFlush() throws Exception {
+    Path dir = Files.createDirectories(m(1).resolve("noflush"));
+    for (int k = 0; k < 20; k++) {
+      Files.writeString(dir.resolve("f" + k), "file " + k);
+    }
+    String before = cluster.metrics(1);
+    for (int k = 0; k < 20; k++) {
+      assertEquals("file " + k, Files.readString(dir.resolve("f" + k)));
+    }
+    Files.writeString(dir.resolve("w"), "written");
+    String after = cluster.metrics(1);
+    String flushes = "sharefs_fuse_op_seconds_count{op=\"flush\"}";
+    assertEquals(1, SharefsCluster.metric(after, flushes) - SharefsCluster.metric(before, flushes),
+        "only the writer's close() sent a FLUSH");
+    assertEquals(20, SharefsCluster.metric(after, "sharefs_fuse_noflush_opens_total")
+        - SharefsCluster.metric(before, "sharefs_fuse_noflush_opens_total"));
+    assertEquals("written", Files.readString(m(2).resolve("noflush/w")), "the writer's close() committed");
+  }
+
+  /** The C library, for an fcntl lock that nothing unlocks before close() (Java's FileChannel does). */
+  public interface LibC {
+    int open(String path, int flags);
+
+    int fcntl(int fd, int cmd, jnr.ffi.Pointer flock);
+
+    int close(int fd);
+  }
+
+  /**
+   * POSIX drops a process's fcntl locks on a file when it closes a descriptor of that file. Through a
+   * read-only descriptor no FLUSH carries that to sharefs, so the node drops them at RELEASE.
+   */
+  @Test
+  void closingAReadOnlyDescriptorDropsItsFcntlLocksClusterWide() throws Exception {
+    Files.write(m(0).resolve("readers.db"), new byte[100]);
+    LibC libc = jnr.ffi.LibraryLoader.create(LibC.class).load("c");
+    jnr.ffi.Runtime runtime = jnr.ffi.Runtime.getRuntime(libc);
+    // struct flock, all zero: l_type F_RDLCK, l_whence SEEK_SET, l_start 0, l_len 0 (to the end)
+    jnr.ffi.Pointer flock = jnr.ffi.Memory.allocateDirect(runtime, 32, true);
+    double noFlushBefore = SharefsCluster.metric(cluster.metrics(0), "sharefs_fuse_noflush_opens_total");
+    int fd = libc.open(m(0).resolve("readers.db").toString(), 0); // O_RDONLY
+    assertTrue(fd >= 0, "open");
+    try (FileChannel c2 = FileChannel.open(m(1).resolve("readers.db"), StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
+      try {
+        assertEquals(0, libc.fcntl(fd, 6, flock), "F_SETLK F_RDLCK"); // 6 = F_SETLK
+        assertNull(c2.tryLock(0, Long.MAX_VALUE, false), "node 2 must see node 1's read lock");
+      } finally {
+        libc.close(fd);
+      }
+      assertTrue(SharefsCluster.metric(cluster.metrics(0), "sharefs_fuse_noflush_opens_total") > noFlushBefore,
+          "the read-only open was answered without FLUSH");
+      FileLock free = null;
+      for (int i = 0; i < 100 && free == null; i++) { // RELEASE follows close() asynchronously
+        free = c2.tryLock(0, Long.MAX_VALUE, false);
+        if (free == null) {
+          Thread.sleep(50);
+        }
+      }
+      assertNotNull(free, "the lock outlived the descriptor that took it");
+      free.release();
+    }
+  }
+
   @Test
   void metricsAreServedAndParse() throws Exception {
     String text = cluster.metrics(0);

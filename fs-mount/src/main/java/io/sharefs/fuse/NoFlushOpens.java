@@ -1,0 +1,143 @@
+package io.sharefs.fuse;
+
+import com.kenai.jffi.CallContext;
+import com.kenai.jffi.CallingConvention;
+import com.kenai.jffi.Invoker;
+import com.kenai.jffi.MemoryIO;
+import com.kenai.jffi.Type;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import jnr.ffi.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Answers read-only opens with {@code FOPEN_NOFLUSH}, so that the kernel (Linux 5.16 and later)
+ * sends no FLUSH when such a file is closed: a warm {@code open + read + close} then costs one FUSE
+ * round trip instead of two. A read-only descriptor has nothing to commit at close; the one thing its
+ * FLUSH did was drop the closing process's {@code fcntl} locks, which the VFS now does at RELEASE
+ * ({@code Vfs#release}).
+ *
+ * <p>libfuse 2's high-level API copies only {@code direct_io}, {@code keep_cache} and
+ * {@code nonseekable} into the open reply. So this wraps the {@code send} function of the session's
+ * channel ({@code struct fuse_chan} starts with its ops: receive, send, destroy; then the session
+ * pointer and the device fd, which {@link #install} checks before touching anything). The open
+ * callback notes its native thread with the handle it returns ({@link #markReply}); libfuse sends that
+ * reply from the same thread right after the callback, and the wrapper adds the flag to it when the
+ * reply is the 16-byte {@code fuse_open_out} of a success carrying exactly that handle. Every other
+ * reply passes through untouched, and so does everything when the layout does not match. (The native
+ * thread, not a Java ThreadLocal: jffi attaches a native thread afresh for each of its first 1,000
+ * upcalls, each time as a new {@code java.lang.Thread}.)
+ */
+final class NoFlushOpens {
+  private static final Logger LOG = LoggerFactory.getLogger(NoFlushOpens.class);
+  static final int FOPEN_NOFLUSH = 1 << 5;
+  private static final long CHAN_SEND = 8;
+  private static final long CHAN_SESSION = 24;
+  private static final long CHAN_FD = 32;
+  private static final long OPEN_OUT_SIZE = 16;
+  private static final MemoryIO MEMORY = MemoryIO.getInstance();
+
+  /** {@code int send(struct fuse_chan *ch, const struct iovec iov[], size_t count)}. */
+  public interface Send {
+    @jnr.ffi.annotations.Delegate
+    int send(long chan, long iov, long count);
+  }
+
+  /** The libfuse 2 functions that lead from the {@code struct fuse} to its channel. */
+  public interface SessionLib {
+    Pointer fuse_get_session(Pointer fuse);
+
+    Pointer fuse_session_next_chan(Pointer session, Pointer chan);
+
+    int fuse_chan_fd(Pointer chan);
+  }
+
+  /** The C library's thread identity. */
+  public interface Threads {
+    long pthread_self();
+  }
+
+  private final long originalSend;
+  private final Threads threads;
+  /** Native thread to the handle whose open reply that thread sends next. */
+  private final ConcurrentHashMap<Long, Long> nextReply = new ConcurrentHashMap<>();
+  private final CallContext sendCall = CallContext.getCallContext(Type.SINT,
+      new Type[] {Type.POINTER, Type.POINTER, Type.POINTER}, CallingConvention.DEFAULT, false);
+  /** Native code holds only the closure's address: this reference keeps it alive. */
+  private final Send wrapper = this::send;
+  private final LongAdder marked = new LongAdder();
+
+  private NoFlushOpens(long originalSend, Threads threads) {
+    this.originalSend = originalSend;
+    this.threads = threads;
+  }
+
+  /**
+   * Wraps the channel of {@code fuse} (the {@code struct fuse *} of the calling request's context);
+   * null, and FLUSH as before, when libfuse's channel does not look as expected.
+   */
+  static NoFlushOpens install(SessionLib lib, Pointer fuse) {
+    try {
+      Pointer session = fuse == null ? null : lib.fuse_get_session(fuse);
+      Pointer chan = session == null ? null : lib.fuse_session_next_chan(session, null);
+      if (chan == null) {
+        LOG.info("FUSE channel not found: closing read-only files keeps its FLUSH round trip");
+        return null;
+      }
+      long ch = chan.address();
+      long send = MEMORY.getAddress(ch + CHAN_SEND);
+      if (MEMORY.getAddress(ch + CHAN_SESSION) != session.address() || MEMORY.getInt(ch + CHAN_FD) != lib.fuse_chan_fd(chan)
+          || send == 0) {
+        LOG.warn("libfuse's channel layout is not the one sharefs knows: closing read-only files keeps its FLUSH round trip");
+        return null;
+      }
+      NoFlushOpens hook = new NoFlushOpens(send, jnr.ffi.LibraryLoader.create(Threads.class).failImmediately().load("c"));
+      long wrapper = jnr.ffi.Runtime.getSystemRuntime().getClosureManager()
+          .getClosurePointer(Send.class, hook.wrapper).address();
+      MEMORY.putAddress(ch + CHAN_SEND, wrapper); // one aligned word: senders see the old or the new one
+      LOG.info("read-only opens are answered with FOPEN_NOFLUSH: their close() sends no FLUSH");
+      return hook;
+    } catch (RuntimeException | LinkageError e) {
+      LOG.warn("cannot wrap the FUSE channel: closing read-only files keeps its FLUSH round trip", e);
+      return null;
+    }
+  }
+
+  /** Called by the open callback on success: the reply this thread sends next opens {@code fh}. */
+  void markReply(long fh) {
+    nextReply.put(threads.pthread_self(), fh);
+  }
+
+  /** Open replies that carried the flag. */
+  long marked() {
+    return marked.sum();
+  }
+
+  private int send(long chan, long iov, long count) {
+    try {
+      if (!nextReply.isEmpty()) {
+        // one chance: the open callback's own reply is its thread's next send
+        Long fh = nextReply.remove(threads.pthread_self());
+        if (fh != null) {
+          addFlag(iov, count, fh);
+        }
+      }
+    } catch (Throwable t) {
+      // never keep a reply from the kernel: it would leave the caller's syscall waiting forever
+    }
+    return (int) Invoker.getInstance().invokeN3(sendCall, originalSend, chan, iov, count);
+  }
+
+  /** iov[0] is the fuse_out_header (len, error, unique), iov[1] the payload; an iovec is (base, len). */
+  private void addFlag(long iov, long count, long fh) {
+    if (count != 2 || MEMORY.getLong(iov + 24) != OPEN_OUT_SIZE || MEMORY.getInt(MEMORY.getAddress(iov) + 4) != 0) {
+      return;
+    }
+    long openOut = MEMORY.getAddress(iov + 16); // fuse_open_out: fh, open_flags, padding
+    if (MEMORY.getLong(openOut) == fh) {
+      MEMORY.putInt(openOut + 8, MEMORY.getInt(openOut + 8) | FOPEN_NOFLUSH);
+      marked.increment();
+    }
+  }
+}
