@@ -76,7 +76,6 @@ public final class Vfs implements AutoCloseable {
   private long endIno;
   static final int INO_RESERVATION = 4096;
 
-  /** An open file descriptor as FUSE sees it; lockOwners: flock owners used through it. */
   /**
    * An open file description. {@code lockOwners}: owners holding flock locks through it.
    * {@code recordOwners}: for a handle whose close() sends no FLUSH ({@link #skipsFlush}), the owners
@@ -561,24 +560,25 @@ public final class Vfs implements AutoCloseable {
   }
 
   /**
-   * True if the kernel may hold attributes of this file from before its last change (made on another
-   * node within the fresh window): the adapter then opens it for direct I/O so reads are not clamped
-   * to a stale cached size.
-   */
-  /**
    * Whether the adapter may tell the kernel to send no FLUSH when {@code fh} is closed: true for a
-   * read-only handle, which has nothing to commit. FLUSH also drops the closing owner's fcntl locks,
-   * so from here on the handle notes who locks through it, and {@link #release} drops their locks.
+   * read-only handle, which has nothing to commit, of a file nobody on this node has used fcntl locks
+   * on. FLUSH also drops the closing owner's fcntl locks: from here on the handle notes who locks
+   * through it, and {@link #release} drops the locks of owners whose latest lock came through it.
    */
   public boolean skipsFlush(long fh) {
     Handle h = handles.get(fh);
-    if (h == null || h.writable()) {
+    if (h == null || h.writable() || fcntlInodes.contains(h.ino())) {
       return false;
     }
     handles.put(fh, new Handle(h.ino, h.flags, h.file, h.lockOwners, ConcurrentHashMap.newKeySet()));
     return true;
   }
 
+  /**
+   * True if the kernel may hold attributes of this file from before its last change (made on another
+   * node within the fresh window): the adapter then opens it for direct I/O so reads are not clamped
+   * to a stale cached size.
+   */
   public boolean needsDirectIo(long fh) {
     if (config.freshWindowNs() <= 0) {
       return false;
@@ -652,9 +652,14 @@ public final class Vfs implements AutoCloseable {
       submit(new LockOp(h.ino(), nodeId, owner, LockOp.UNLOCK), ctx);
     }
     if (h.recordOwners() != null) {
-      // no FLUSH came at close(): drop the fcntl locks taken through this handle here, as FLUSH would have
+      // No FLUSH came at close(): drop the fcntl locks of owners whose latest lock came through this
+      // handle, as FLUSH would have. An owner that has locked through another descriptor since keeps
+      // its locks (this RELEASE may arrive after that lock, or long after close() if the descriptor
+      // was shared).
       for (long owner : h.recordOwners()) {
-        setRecordLock(ctx, h.ino(), owner, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
+        if (lastLockHandle.remove(new LockKey(h.ino(), owner), fh)) {
+          setRecordLock(ctx, h.ino(), owner, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
+        }
       }
     }
     boolean last;
@@ -708,6 +713,13 @@ public final class Vfs implements AutoCloseable {
 
   /** Owners on this node that may hold record locks, per inode: unlocks for anyone else skip the log. */
   private final Map<Long, java.util.Set<Long>> recordOwners = new ConcurrentHashMap<>();
+  /** Inodes fcntl locks were taken or tested on this node: their read-only opens keep FLUSH. */
+  private final java.util.Set<Long> fcntlInodes = ConcurrentHashMap.newKeySet();
+
+  private record LockKey(long ino, long owner) {}
+
+  /** The handle each (inode, owner)'s latest fcntl lock on this node came through. */
+  private final Map<LockKey, Long> lastLockHandle = new ConcurrentHashMap<>();
 
   /**
    * fcntl(2) F_SETLK/F_SETLKW, cluster-wide: sets bytes start..end (inclusive, {@link RecordLocks#EOF}
@@ -717,8 +729,14 @@ public final class Vfs implements AutoCloseable {
   public void setRecordLock(Ctx ctx, String path, long fh, long owner, int type, long start, long end, boolean wait) {
     Handle h = handles.get(fh);
     long ino = h != null ? h.ino() : resolve(path).ino();
-    if (h != null && h.recordOwners() != null && type != RecordLocks.UNLOCK) {
-      h.recordOwners().add(owner);
+    if (type != RecordLocks.UNLOCK) { // libfuse's FLUSH unlocks on every close(): those do not count
+      fcntlInodes.add(ino);
+    }
+    if (h != null && type != RecordLocks.UNLOCK) {
+      lastLockHandle.put(new LockKey(ino, owner), fh);
+      if (h.recordOwners() != null) {
+        h.recordOwners().add(owner);
+      }
     }
     setRecordLock(ctx, ino, owner, type, start, end, wait);
   }
@@ -739,6 +757,7 @@ public final class Vfs implements AutoCloseable {
         s.remove(owner);
         return s.isEmpty() ? null : s;
       });
+      lastLockHandle.remove(new LockKey(ino, owner));
     }
   }
 
@@ -746,6 +765,7 @@ public final class Vfs implements AutoCloseable {
   public LockConflict testRecordLock(Ctx ctx, String path, long fh, long owner, int type, long start, long end) {
     Handle h = handles.get(fh);
     long ino = h != null ? h.ino() : resolve(path).ino();
+    fcntlInodes.add(ino);
     for (RecordLocks.Held held : meta.recordLocks(ino)) {
       if (held.node().equals(nodeId) && held.owner() == owner) {
         continue;

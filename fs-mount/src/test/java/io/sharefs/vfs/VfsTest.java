@@ -123,19 +123,26 @@ class VfsTest {
 
   /**
    * A read-only handle may skip FLUSH at close(); the fcntl locks taken through it, which FLUSH would
-   * have dropped, go at release instead. Writable handles keep their FLUSH.
+   * have dropped, go at release instead, unless their owner has locked through another handle since.
+   * Writable handles, and any handle of a file this node has seen fcntl locks on, keep their FLUSH.
    */
   @Test
   void aHandleWithoutFlushDropsItsRecordLocksAtRelease() {
     writeFile("/readers.db", new byte[100]);
+    writeFile("/other.db", new byte[100]);
     Vfs other = new Vfs(meta, blocks, new VfsConfig(4096, 4), tmp, () -> now += 1000).withNodeId("n2");
     vfs.withNodeId("n1");
     long writer = vfs.open(USER, "/readers.db", Vfs.O_RDWR);
     assertFalse(vfs.skipsFlush(writer), "a writable handle may have something to commit at close()");
+    // libfuse's FLUSH unlocks the closing owner: that does not count as a use of fcntl locks
+    vfs.setRecordLock(USER, "/readers.db", writer, 21, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
     vfs.release(USER, writer);
     long reader = vfs.open(USER, "/readers.db", Vfs.O_RDONLY);
     assertTrue(vfs.skipsFlush(reader));
     vfs.setRecordLock(USER, "/readers.db", reader, 21, RecordLocks.READ, 0, RecordLocks.EOF, false);
+    long again = vfs.open(USER, "/readers.db", Vfs.O_RDONLY);
+    assertFalse(vfs.skipsFlush(again), "a file with fcntl locks keeps FLUSH");
+    vfs.release(USER, again);
     long b = other.open(USER, "/readers.db", Vfs.O_RDWR);
     try {
       assertErrno(Errno.EAGAIN, () -> other.setRecordLock(USER, "/readers.db", b, 5, RecordLocks.WRITE, 0, 9, false));
@@ -143,6 +150,23 @@ class VfsTest {
       other.setRecordLock(USER, "/readers.db", b, 5, RecordLocks.WRITE, 0, RecordLocks.EOF, false);
     } finally {
       other.release(USER, b);
+    }
+
+    // Lock through one read-only handle, unlock, close; lock through another: the first handle's
+    // late RELEASE must leave the new lock alone.
+    long first = vfs.open(USER, "/other.db", Vfs.O_RDONLY);
+    assertTrue(vfs.skipsFlush(first));
+    vfs.setRecordLock(USER, "/other.db", first, 31, RecordLocks.READ, 0, 9, false);
+    vfs.setRecordLock(USER, "/other.db", first, 31, RecordLocks.UNLOCK, 0, 9, false);
+    long second = vfs.open(USER, "/other.db", Vfs.O_RDWR);
+    vfs.setRecordLock(USER, "/other.db", second, 31, RecordLocks.WRITE, 0, RecordLocks.EOF, false);
+    vfs.release(USER, first);
+    long c = other.open(USER, "/other.db", Vfs.O_RDWR);
+    try {
+      assertErrno(Errno.EAGAIN, () -> other.setRecordLock(USER, "/other.db", c, 5, RecordLocks.READ, 0, 9, false));
+    } finally {
+      other.release(USER, c);
+      vfs.release(USER, second);
     }
   }
 
