@@ -87,12 +87,14 @@ final class NoFlushOpens {
       }
       long ch = chan.address();
       long send = MEMORY.getAddress(ch + CHAN_SEND);
-      if (MEMORY.getAddress(ch + CHAN_SESSION) != session.address() || MEMORY.getInt(ch + CHAN_FD) != lib.fuse_chan_fd(chan)
-          || send == 0) {
-        LOG.warn("libfuse's channel layout is not the one sharefs knows: closing read-only files keeps its FLUSH round trip");
+      if (MEMORY.getAddress(ch + CHAN_SESSION) != session.address()
+          || MEMORY.getInt(ch + CHAN_FD) != lib.fuse_chan_fd(chan) || send == 0) {
+        LOG.warn("libfuse's channel layout is not the one sharefs knows: "
+            + "closing read-only files keeps its FLUSH round trip");
         return null;
       }
-      NoFlushOpens hook = new NoFlushOpens(send, jnr.ffi.LibraryLoader.create(Threads.class).failImmediately().load("c"));
+      Threads threads = jnr.ffi.LibraryLoader.create(Threads.class).failImmediately().load("c");
+      NoFlushOpens hook = new NoFlushOpens(send, threads);
       long wrapper = jnr.ffi.Runtime.getSystemRuntime().getClosureManager()
           .getClosurePointer(Send.class, hook.wrapper).address();
       MEMORY.putAddress(ch + CHAN_SEND, wrapper); // one aligned word: senders see the old or the new one

@@ -317,9 +317,11 @@ class ClusterTest {
         libc.close(fd);
       }
       String after = cluster.metrics(0);
-      assertEquals(1, SharefsCluster.metric(after, "sharefs_fuse_noflush_opens_total")
-          - SharefsCluster.metric(before, "sharefs_fuse_noflush_opens_total"), "the open was answered with NOFLUSH");
-      assertEquals(SharefsCluster.metric(before, flushes), SharefsCluster.metric(after, flushes), "close() sent a FLUSH");
+      String noFlush = "sharefs_fuse_noflush_opens_total";
+      assertEquals(1, SharefsCluster.metric(after, noFlush) - SharefsCluster.metric(before, noFlush),
+          "the open was answered with NOFLUSH");
+      assertEquals(SharefsCluster.metric(before, flushes), SharefsCluster.metric(after, flushes),
+          "close() sent a FLUSH");
       FileLock free = null;
       for (int i = 0; i < 100 && free == null; i++) { // RELEASE follows close() asynchronously
         free = c2.tryLock(0, Long.MAX_VALUE, false);
