@@ -121,8 +121,8 @@ final class NoFlushOpens {
       if (!nextReply.isEmpty()) {
         // one chance: the open callback's own reply is its thread's next send
         Long fh = nextReply.remove(threads.pthread_self());
-        if (fh != null) {
-          addFlag(iov, count, fh);
+        if (fh != null && addFlag(iov, count, fh)) {
+          marked.increment();
         }
       }
     } catch (Throwable t) {
@@ -131,15 +131,19 @@ final class NoFlushOpens {
     return (int) Invoker.getInstance().invokeN3(sendCall, originalSend, chan, iov, count);
   }
 
-  /** iov[0] is the fuse_out_header (len, error, unique), iov[1] the payload; an iovec is (base, len). */
-  private void addFlag(long iov, long count, long fh) {
+  /**
+   * Adds the flag if the reply at {@code iov} is a successful open of {@code fh}. iov[0] is the
+   * fuse_out_header (len, error, unique), iov[1] the payload; an iovec is (base, len).
+   */
+  static boolean addFlag(long iov, long count, long fh) {
     if (count != 2 || MEMORY.getLong(iov + 24) != OPEN_OUT_SIZE || MEMORY.getInt(MEMORY.getAddress(iov) + 4) != 0) {
-      return;
+      return false;
     }
     long openOut = MEMORY.getAddress(iov + 16); // fuse_open_out: fh, open_flags, padding
-    if (MEMORY.getLong(openOut) == fh) {
-      MEMORY.putInt(openOut + 8, MEMORY.getInt(openOut + 8) | FOPEN_NOFLUSH);
-      marked.increment();
+    if (MEMORY.getLong(openOut) != fh) {
+      return false;
     }
+    MEMORY.putInt(openOut + 8, MEMORY.getInt(openOut + 8) | FOPEN_NOFLUSH);
+    return true;
   }
 }

@@ -1,0 +1,63 @@
+package io.sharefs.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.kenai.jffi.MemoryIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The flag goes only into the reply that is a successful open of the handle named, as libfuse lays it out. */
+class NoFlushOpensTest {
+  static final MemoryIO MEMORY = MemoryIO.getInstance();
+  static final int FOPEN_KEEP_CACHE = 1 << 1;
+  long header;
+  long payload;
+  long iov;
+
+  @BeforeEach
+  void reply() {
+    header = MEMORY.allocateMemory(16, true); // fuse_out_header: len, error, unique
+    payload = MEMORY.allocateMemory(32, true);
+    iov = MEMORY.allocateMemory(32, true); // two iovecs: (base, len)
+    MEMORY.putAddress(iov, header);
+    MEMORY.putLong(iov + 8, 16);
+    MEMORY.putAddress(iov + 16, payload);
+    MEMORY.putLong(iov + 24, 16);
+    MEMORY.putLong(payload, 42); // fuse_open_out.fh
+    MEMORY.putInt(payload + 8, FOPEN_KEEP_CACHE); // open_flags
+  }
+
+  @AfterEach
+  void free() {
+    MEMORY.freeMemory(header);
+    MEMORY.freeMemory(payload);
+    MEMORY.freeMemory(iov);
+  }
+
+  int openFlags() {
+    return MEMORY.getInt(payload + 8);
+  }
+
+  @Test
+  void flagsTheOpenReplyOfTheHandle() {
+    assertTrue(NoFlushOpens.addFlag(iov, 2, 42));
+    assertEquals(FOPEN_KEEP_CACHE | NoFlushOpens.FOPEN_NOFLUSH, openFlags(), "the other flags are kept");
+    assertEquals(42, MEMORY.getLong(payload));
+  }
+
+  @Test
+  void leavesEveryOtherReplyAlone() {
+    assertFalse(NoFlushOpens.addFlag(iov, 2, 43), "another handle");
+    assertFalse(NoFlushOpens.addFlag(iov, 1, 42), "a reply without payload");
+    MEMORY.putLong(iov + 24, 24);
+    assertFalse(NoFlushOpens.addFlag(iov, 2, 42), "a payload that is not a fuse_open_out (a read of 24 bytes)");
+    MEMORY.putLong(iov + 24, 16);
+    MEMORY.putInt(header + 4, -13);
+    assertFalse(NoFlushOpens.addFlag(iov, 2, 42), "an error reply");
+    assertEquals(FOPEN_KEEP_CACHE, openFlags());
+    assertEquals(42, MEMORY.getLong(payload), "the payload is untouched");
+  }
+}
