@@ -657,8 +657,11 @@ public final class Vfs implements AutoCloseable {
       // its locks (this RELEASE may arrive after that lock, or long after close() if the descriptor
       // was shared).
       for (long owner : h.recordOwners()) {
-        if (lastLockHandle.remove(new LockKey(h.ino(), owner), fh)) {
-          setRecordLock(ctx, h.ino(), owner, RecordLocks.UNLOCK, 0, RecordLocks.EOF, false);
+        try {
+          unlockRecordsAtRelease(ctx, h.ino(), owner, fh);
+        } catch (FsException e) {
+          LOG.warn("could not drop the fcntl locks of owner {} on inode {} at release: {}", owner, h.ino(),
+              e.getMessage());
         }
       }
     }
@@ -680,6 +683,7 @@ public final class Vfs implements AutoCloseable {
         Inode i = inode(h.ino);
         if (i != null && i.nlink() == 0) {
           submit(new ForgetOp(h.ino), ctx);
+          fcntlInodes.remove(h.ino);
         }
       }
     }
@@ -720,6 +724,7 @@ public final class Vfs implements AutoCloseable {
 
   /** The handle each (inode, owner)'s latest fcntl lock on this node came through. */
   private final Map<LockKey, Long> lastLockHandle = new ConcurrentHashMap<>();
+  private final Object[] lockStripes = java.util.stream.Stream.generate(Object::new).limit(64).toArray();
 
   /**
    * fcntl(2) F_SETLK/F_SETLKW, cluster-wide: sets bytes start..end (inclusive, {@link RecordLocks#EOF}
@@ -732,33 +737,62 @@ public final class Vfs implements AutoCloseable {
     if (type != RecordLocks.UNLOCK) { // libfuse's FLUSH unlocks on every close(): those do not count
       fcntlInodes.add(ino);
     }
-    if (h != null && type != RecordLocks.UNLOCK) {
-      lastLockHandle.put(new LockKey(ino, owner), fh);
-      if (h.recordOwners() != null) {
-        h.recordOwners().add(owner);
-      }
-    }
-    setRecordLock(ctx, ino, owner, type, start, end, wait);
+    setRecordLock(ctx, ino, owner, type, start, end, wait, h == null ? 0 : fh, h);
   }
 
-  private void setRecordLock(Ctx ctx, long ino, long owner, int type, long start, long end, boolean wait) {
+  /**
+   * One owner's locks on one inode change under its stripe: each attempt notes the owner (and the
+   * handle {@code viaFh} it locks through) and is applied before another thread can unlock that
+   * owner and clear those notes, so the notes never miss a lock the cluster holds. Waits between
+   * attempts happen outside the stripe.
+   */
+  private void setRecordLock(Ctx ctx, long ino, long owner, int type, long start, long end, boolean wait,
+      long viaFh, Handle via) {
     if (type == RecordLocks.UNLOCK) {
+      unlockRecords(ctx, ino, owner, start, end);
+      return;
+    }
+    RecordLockOp op = new RecordLockOp(ino, nodeId, owner, ctx.pid(), type, start, end);
+    retryWhileLocked(ctx, op, wait, lockStripe(ino, owner), () -> {
+      recordOwners.computeIfAbsent(ino, k -> ConcurrentHashMap.newKeySet()).add(owner);
+      if (via != null) {
+        lastLockHandle.put(new LockKey(ino, owner), viaFh);
+        if (via.recordOwners() != null) {
+          via.recordOwners().add(owner);
+        }
+      }
+    });
+  }
+
+  private void unlockRecords(Ctx ctx, long ino, long owner, long start, long end) {
+    synchronized (lockStripe(ino, owner)) {
       // libfuse unlocks on every close(): without a lock here there is nothing to tell the cluster.
       java.util.Set<Long> owners = recordOwners.get(ino);
       if (owners == null || !owners.contains(owner)) {
         return;
       }
-    } else {
-      recordOwners.computeIfAbsent(ino, k -> ConcurrentHashMap.newKeySet()).add(owner);
+      retryWhileLocked(ctx, new RecordLockOp(ino, nodeId, owner, ctx.pid(), RecordLocks.UNLOCK, start, end), false);
+      if (start == 0 && end == RecordLocks.EOF) {
+        recordOwners.computeIfPresent(ino, (k, s) -> {
+          s.remove(owner);
+          return s.isEmpty() ? null : s;
+        });
+        lastLockHandle.remove(new LockKey(ino, owner));
+      }
     }
-    retryWhileLocked(ctx, new RecordLockOp(ino, nodeId, owner, ctx.pid(), type, start, end), wait);
-    if (type == RecordLocks.UNLOCK && start == 0 && end == RecordLocks.EOF) {
-      recordOwners.computeIfPresent(ino, (k, s) -> {
-        s.remove(owner);
-        return s.isEmpty() ? null : s;
-      });
-      lastLockHandle.remove(new LockKey(ino, owner));
+  }
+
+  /** At the RELEASE of a handle that had no FLUSH: the owner's locks, if its latest lock came through it. */
+  private void unlockRecordsAtRelease(Ctx ctx, long ino, long owner, long fh) {
+    synchronized (lockStripe(ino, owner)) {
+      if (lastLockHandle.remove(new LockKey(ino, owner), fh)) {
+        unlockRecords(ctx, ino, owner, 0, RecordLocks.EOF);
+      }
     }
+  }
+
+  private Object lockStripe(long ino, long owner) {
+    return lockStripes[Math.floorMod(java.util.Objects.hash(ino, owner), lockStripes.length)];
   }
 
   /** fcntl(2) F_GETLK: the first lock of another owner that would block the request, or null. */
@@ -779,9 +813,22 @@ public final class Vfs implements AutoCloseable {
   }
 
   private void retryWhileLocked(Ctx ctx, MetaOp op, boolean wait) {
+    retryWhileLocked(ctx, op, wait, null, null);
+  }
+
+  /** With a {@code stripe}, each attempt runs {@code before} and the op holding it; waits do not. */
+  private void retryWhileLocked(Ctx ctx, MetaOp op, boolean wait, Object stripe, Runnable before) {
     long backoffMs = 2;
     while (true) {
-      MetaResult r = submit(op, ctx);
+      MetaResult r;
+      if (stripe == null) {
+        r = submit(op, ctx);
+      } else {
+        synchronized (stripe) {
+          before.run();
+          r = submit(op, ctx);
+        }
+      }
       if (r.errno() == 0) {
         return;
       }
