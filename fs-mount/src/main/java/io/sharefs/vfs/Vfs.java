@@ -76,15 +76,10 @@ public final class Vfs implements AutoCloseable {
   private long endIno;
   static final int INO_RESERVATION = 4096;
 
-  /**
-   * An open file description. {@code lockOwners}: owners holding flock locks through it.
-   * {@code recordOwners}: for a handle whose close() sends no FLUSH ({@link #skipsFlush}), the owners
-   * that took fcntl locks through it; null otherwise.
-   */
-  private record Handle(long ino, int flags, OpenFile file, java.util.Set<Long> lockOwners,
-      java.util.Set<Long> recordOwners) {
+  /** An open file description. {@code lockOwners}: owners holding flock locks through it. */
+  private record Handle(long ino, int flags, OpenFile file, java.util.Set<Long> lockOwners) {
     Handle(long ino, int flags, OpenFile file) {
-      this(ino, flags, file, ConcurrentHashMap.newKeySet(), null);
+      this(ino, flags, file, ConcurrentHashMap.newKeySet());
     }
 
     boolean writable() {
@@ -562,16 +557,12 @@ public final class Vfs implements AutoCloseable {
   /**
    * Whether the adapter may tell the kernel to send no FLUSH when {@code fh} is closed: true for a
    * read-only handle, which has nothing to commit, of a file nobody on this node has used fcntl locks
-   * on. FLUSH also drops the closing owner's fcntl locks: from here on the handle notes who locks
-   * through it, and {@link #release} drops the locks of owners whose latest lock came through it.
+   * on. FLUSH also drops the closing owner's fcntl locks: {@link #release} drops those of owners whose
+   * latest lock came through the handle instead.
    */
   public boolean skipsFlush(long fh) {
     Handle h = handles.get(fh);
-    if (h == null || h.writable() || fcntlInodes.contains(h.ino())) {
-      return false;
-    }
-    handles.put(fh, new Handle(h.ino, h.flags, h.file, h.lockOwners, ConcurrentHashMap.newKeySet()));
-    return true;
+    return h != null && !h.writable() && !fcntlInodes.contains(h.ino());
   }
 
   /**
@@ -651,12 +642,14 @@ public final class Vfs implements AutoCloseable {
       // flock locks die with the open file description that took them
       submit(new LockOp(h.ino(), nodeId, owner, LockOp.UNLOCK), ctx);
     }
-    if (h.recordOwners() != null) {
-      // No FLUSH came at close(): drop the fcntl locks of owners whose latest lock came through this
-      // handle, as FLUSH would have. An owner that has locked through another descriptor since keeps
-      // its locks (this RELEASE may arrive after that lock, or long after close() if the descriptor
-      // was shared).
-      for (long owner : h.recordOwners()) {
+    java.util.Set<Long> owners = recordOwners.get(h.ino());
+    if (owners != null) {
+      // A handle without FLUSH (skipsFlush): drop the fcntl locks of owners whose latest lock
+      // came through it, as FLUSH would have at close(). An owner that has locked through another
+      // descriptor since keeps its locks (this RELEASE may arrive after that lock, or long after
+      // close() if the descriptor was shared). After a FLUSH nothing is left to drop: its unlock
+      // forgot the owner's latest handle.
+      for (long owner : List.copyOf(owners)) {
         try {
           unlockRecordsAtRelease(ctx, h.ino(), owner, fh);
         } catch (FsException e) {
@@ -737,7 +730,7 @@ public final class Vfs implements AutoCloseable {
     if (type != RecordLocks.UNLOCK) { // libfuse's FLUSH unlocks on every close(): those do not count
       fcntlInodes.add(ino);
     }
-    setRecordLock(ctx, ino, owner, type, start, end, wait, h == null ? 0 : fh, h);
+    setRecordLock(ctx, ino, owner, type, start, end, wait, h == null ? 0 : fh);
   }
 
   /**
@@ -747,7 +740,7 @@ public final class Vfs implements AutoCloseable {
    * attempts happen outside the stripe.
    */
   private void setRecordLock(Ctx ctx, long ino, long owner, int type, long start, long end, boolean wait,
-      long viaFh, Handle via) {
+      long viaFh) {
     if (type == RecordLocks.UNLOCK) {
       unlockRecords(ctx, ino, owner, start, end);
       return;
@@ -755,11 +748,8 @@ public final class Vfs implements AutoCloseable {
     RecordLockOp op = new RecordLockOp(ino, nodeId, owner, ctx.pid(), type, start, end);
     retryWhileLocked(ctx, op, wait, lockStripe(ino, owner), () -> {
       recordOwners.computeIfAbsent(ino, k -> ConcurrentHashMap.newKeySet()).add(owner);
-      if (via != null) {
+      if (viaFh != 0) {
         lastLockHandle.put(new LockKey(ino, owner), viaFh);
-        if (via.recordOwners() != null) {
-          via.recordOwners().add(owner);
-        }
       }
     });
   }
