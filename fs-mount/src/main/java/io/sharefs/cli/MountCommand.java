@@ -87,7 +87,8 @@ final class MountCommand implements Callable<Integer> {
   String peers;
 
   @Option(names = "--attr-timeout", paramLabel = "SECONDS",
-      description = "How long the kernel caches attributes (default: 1.0).")
+      description = "How long the kernel caches attributes (default: 1.0 alone, 10 in a cluster; other nodes' "
+          + "changes invalidate them at once).")
   Double attrTimeout;
 
   @Option(names = "--entry-timeout", paramLabel = "SECONDS",
@@ -192,10 +193,11 @@ final class MountCommand implements Callable<Integer> {
           + " --host HOST --out DIR` for each node (see the README)");
       return 1;
     }
-    // The kernel may cache names and attributes: libfuse's path-based API re-resolves a cached name on
-    // every getattr/open, so renames and deletes elsewhere still show; a file changed within the
-    // attribute timeout (+1 s) is opened for direct I/O, so a stale cached size cannot cut reads short.
-    double defaultAttr = 1.0;
+    // The kernel may cache names and attributes for long: other nodes' changes invalidate what it
+    // cached (KernelCache). Should that be unavailable (a libfuse whose channel sharefs does not know),
+    // libfuse's path-based API still re-resolves a cached name on every getattr/open, and a file changed
+    // within the attribute timeout (+1 s) is opened for direct I/O, so a stale size cannot cut reads short.
+    double defaultAttr = cluster ? 10.0 : 1.0;
     double defaultEntry = cluster ? 30.0 : 1.0;
     NodeConfig cfg = new NodeConfig(dataDir.toAbsolutePath(), mountPoint.toAbsolutePath(), nodeId, listen,
         peerMap, attrTimeout != null ? attrTimeout : defaultAttr,

@@ -40,7 +40,8 @@ public final class FuseAdapter extends FuseStubFS {
   private final Vfs vfs;
   private final OpObserver observer;
   private final CountDownLatch initialised = new CountDownLatch(1);
-  private volatile NoFlushOpens noFlush;
+  private volatile ReplyTap tap;
+  private final KernelCache kernel = new KernelCache();
 
   public FuseAdapter(Vfs vfs, OpObserver observer) {
     this.vfs = vfs;
@@ -131,10 +132,14 @@ public final class FuseAdapter extends FuseStubFS {
     try {
       Pointer context = ContextHolder.LIB.fuse_get_context();
       if (context != null) {
-        noFlush = NoFlushOpens.install(loadLibfuse(NoFlushOpens.SessionLib.class), FuseContext.of(context).fuse.get());
+        tap = ReplyTap.install(loadLibfuse(ReplyTap.SessionLib.class), FuseContext.of(context).fuse.get(), kernel);
       }
     } catch (Throwable t) {
-      LOG.warn("cannot look up the FUSE session: closing read-only files keeps its FLUSH round trip", t);
+      LOG.warn("cannot look up the FUSE session: closing read-only files keeps its FLUSH round trip, "
+          + "and the kernel's caches are not invalidated", t);
+    }
+    if (kernel.active()) {
+      vfs.trackKernelCache(kernel::settled);
     }
     initialised.countDown();
     return null;
@@ -142,14 +147,16 @@ public final class FuseAdapter extends FuseStubFS {
 
   /** Read-only opens whose close() sends no FLUSH; 0 when libfuse's channel could not be wrapped. */
   public long noFlushOpens() {
-    NoFlushOpens n = noFlush;
+    ReplyTap n = tap;
     return n == null ? 0 : n.marked();
   }
 
   @Override
   public int getattr(String path, FileStat stat) {
     return call("getattr", () -> {
-      StatMapper.fill(vfs.getattr(path), stat);
+      io.sharefs.meta.Inode i = vfs.getattr(path);
+      StatMapper.fill(i, stat);
+      markEntry(i);
       return 0;
     });
   }
@@ -157,9 +164,24 @@ public final class FuseAdapter extends FuseStubFS {
   @Override
   public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
     return call("fgetattr", () -> {
-      StatMapper.fill(vfs.fgetattr(path, fi.fh.get()), stat);
+      io.sharefs.meta.Inode i = vfs.fgetattr(path, fi.fh.get());
+      StatMapper.fill(i, stat);
+      markEntry(i);
       return 0;
     });
+  }
+
+  /** libfuse answers a lookup (or create, mkdir, ...) with what getattr found: the tap notes which inode. */
+  private void markEntry(io.sharefs.meta.Inode i) {
+    ReplyTap t = tap;
+    if (t != null) {
+      t.markEntry(i.ino());
+    }
+  }
+
+  /** What the kernel caches and how it is kept fresh; wire it to the metadata's applied changes. */
+  public KernelCache kernelCache() {
+    return kernel;
   }
 
   @Override
@@ -286,7 +308,7 @@ public final class FuseAdapter extends FuseStubFS {
       if (vfs.needsDirectIo(fh)) {
         setDirectIo(fi);
       }
-      NoFlushOpens n = noFlush;
+      ReplyTap n = tap;
       if (n != null && vfs.skipsFlush(fh)) {
         n.markReply(fh);
       }

@@ -41,8 +41,10 @@ public final class FuseMount implements AutoCloseable {
     Thread t = new Thread(() -> {
       try {
         adapter.mount(mountPoint, true, System.getenv("SHAREFS_FUSE_DEBUG") != null, args);
+        adapter.kernelCache().close();
         loop.complete(0);
       } catch (Throwable e) {
+        adapter.kernelCache().close();
         loop.completeExceptionally(e);
       }
     }, "fuse-loop");
@@ -89,6 +91,7 @@ public final class FuseMount implements AutoCloseable {
       return;
     }
     closed = true;
+    adapter.kernelCache().close(); // no notification races the unmount
     if (!loop.isDone()) {
       unmount(mountPoint);
       try {

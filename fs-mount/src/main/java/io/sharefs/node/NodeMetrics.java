@@ -64,6 +64,24 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
     CounterWithCallback.builder().name("sharefs_fuse_noflush_opens_total")
         .help("read-only opens answered with FOPEN_NOFLUSH (their close() costs no FLUSH round trip)")
         .callback(cb -> cb.call(adapter.noFlushOpens())).register(registry);
+    io.sharefs.fuse.KernelCache k = adapter.kernelCache();
+    CounterWithCallback.builder().name("sharefs_fuse_invalidations_total")
+        .help("notifications sent to the kernel to drop what it cached of a change made on another node: "
+            + "inode (attributes and pages) or entry (a name)")
+        .labelNames("kind").callback(cb -> {
+          cb.call(k.inodeNotices(), "inode");
+          cb.call(k.entryNotices(), "entry");
+        }).register(registry);
+    CounterWithCallback.builder().name("sharefs_fuse_invalidations_unknown_total")
+        .help("invalidations the kernel answered with 'not cached' (it had already dropped the name or inode)")
+        .callback(cb -> cb.call(k.unknownNotices())).register(registry);
+    CounterWithCallback.builder().name("sharefs_fuse_invalidations_failed_total")
+        .help("invalidations the kernel refused for another reason (logged); the attribute timeout still bounds "
+            + "how stale a cached entry can be")
+        .callback(cb -> cb.call(k.failedNotices())).register(registry);
+    GaugeWithCallback.builder().name("sharefs_fuse_known_nodes")
+        .help("inodes whose kernel node id this node knows (to invalidate what the kernel cached of them)")
+        .callback(cb -> cb.call(k.knownNodes())).register(registry);
   }
 
   void bindCollector(BlockCollector c) {

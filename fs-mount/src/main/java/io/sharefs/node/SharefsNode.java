@@ -192,6 +192,7 @@ public final class SharefsNode implements AutoCloseable {
     if (config.mountPoint() != null) {
       FuseAdapter adapter = new FuseAdapter(vfs, metrics);
       metrics.bindFuse(adapter);
+      meta.setChangeListener(adapter.kernelCache());
       mount = FuseMount.mount(adapter, config.mountPoint(), mountOptions(), 15_000);
       LOG.info("sharefs node {} mounted at {} (block hashes: SHA-256 by {})", config.nodeId(), config.mountPoint(),
           io.sharefs.block.BlockHash.implementation());

@@ -565,12 +565,29 @@ public final class Vfs implements AutoCloseable {
     return h != null && !h.writable() && !fcntlInodes.contains(h.ino());
   }
 
+  private volatile java.util.function.LongPredicate kernelSettled;
+
+  /**
+   * From now on other nodes' changes reach the kernel's caches as invalidations: {@code settled} tells
+   * whether every change of an inode applied here has been invalidated in the kernel, and only files
+   * for which it has not are opened for direct I/O (instead of every file changed within the fresh
+   * window).
+   */
+  public void trackKernelCache(java.util.function.LongPredicate settled) {
+    this.kernelSettled = settled;
+  }
+
   /**
    * True if the kernel may hold attributes of this file from before its last change (made on another
    * node within the fresh window): the adapter then opens it for direct I/O so reads are not clamped
    * to a stale cached size.
    */
   public boolean needsDirectIo(long fh) {
+    java.util.function.LongPredicate settled = kernelSettled;
+    if (settled != null) {
+      Handle h = handles.get(fh);
+      return h != null && !settled.test(h.ino());
+    }
     if (config.freshWindowNs() <= 0) {
       return false;
     }

@@ -39,8 +39,10 @@ class ClusterTest {
 
   @BeforeAll
   void start() throws Exception {
+    // Attributes cached for a minute: every test here also checks that other nodes' changes reach the
+    // kernel's caches as invalidations (the default, lease, is covered by OpenLeaseTest and the fault tests).
     cluster = SharefsCluster.start(tmp.resolve("c"), 3, "--write-timeout", "5", "--snapshot-every", "300",
-        "--open-barrier", "leader"); // the default (lease) is covered by OpenLeaseTest and the fault tests
+        "--open-barrier", "leader", "--attr-timeout", "60");
   }
 
   @AfterAll
@@ -85,6 +87,48 @@ class ClusterTest {
     // A large file written on node 3 reads back identical on node 1 (its blocks pulled or fetched).
     Files.write(m(2).resolve("vis/from3.bin"), big);
     assertArrayEquals(big, Files.readAllBytes(m(0).resolve("vis/from3.bin")));
+  }
+
+  /**
+   * Node 2's kernel caches names and attributes for a minute (--attr-timeout 60, --entry-timeout 30):
+   * node 1's changes must show there at once all the same, since they are invalidated in its kernel.
+   */
+  @Test
+  void anotherNodesChangesReachTheKernelsCacheAtOnce() throws Exception {
+    Path w = Files.createDirectories(m(0).resolve("inval"));
+    Files.write(w.resolve("f.php"), "v1".getBytes());
+    Files.write(w.resolve("old"), "x".getBytes());
+    Files.write(Files.createDirectories(w.resolve("d")).resolve("gone"), "y".getBytes());
+    Path r = m(1).resolve("inval");
+    // Node 2's kernel caches names, attributes and pages.
+    assertEquals(2, Files.size(r.resolve("f.php")));
+    assertArrayEquals("v1".getBytes(), Files.readAllBytes(r.resolve("f.php")));
+    assertTrue(Files.exists(r.resolve("old")) && Files.exists(r.resolve("d/gone")));
+    String inodes = "sharefs_fuse_invalidations_total{kind=\"inode\"}";
+    double before = SharefsCluster.metric(cluster.metrics(1), inodes);
+
+    Files.write(w.resolve("f.php"), "version two".getBytes());
+    Files.setPosixFilePermissions(w.resolve("f.php"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Files.move(w.resolve("old"), w.resolve("new"));
+    Files.delete(w.resolve("d/gone"));
+
+    long t0 = System.nanoTime();
+    String seen = "";
+    String expected = "11 rw------- old:false new:true gone:false";
+    while (System.nanoTime() - t0 < 5_000_000_000L) {
+      seen = Files.size(r.resolve("f.php")) + " "
+          + java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(r.resolve("f.php")))
+          + " old:" + Files.exists(r.resolve("old")) + " new:" + Files.exists(r.resolve("new"))
+          + " gone:" + Files.exists(r.resolve("d/gone"));
+      if (seen.equals(expected)) {
+        break;
+      }
+      Thread.sleep(5);
+    }
+    assertEquals(expected, seen, "node 2 still shows what its kernel cached before node 1's changes");
+    assertArrayEquals("version two".getBytes(), Files.readAllBytes(r.resolve("f.php")));
+    assertEquals("d f.php new", NodeProcess.sh(r, "ls").ok().out().trim().replace("\n", " "));
+    assertTrue(SharefsCluster.metric(cluster.metrics(1), inodes) > before, "no invalidation was sent");
   }
 
   /**

@@ -18,6 +18,16 @@ public final class Applier {
    * the applied index on every replica alike; a storage failure throws and must stop the replica.
    */
   public MetaResult apply(long term, long index, byte[] entry) {
+    return apply(term, index, entry, false, null);
+  }
+
+  /**
+   * As {@link #apply(long, long, byte[])}, and tells {@code changes} (if not null) what the entry
+   * wrote. If {@code proposedHere}, only the deletions of inodes: this node's kernel made the request
+   * and knows the rest (unless the op says otherwise, as fsck's repairs do).
+   */
+  public MetaResult apply(long term, long index, byte[] entry, boolean proposedHere,
+      io.sharefs.meta.ChangeListener changes) {
     MetaOp op;
     try {
       op = MetaOps.decode(entry);
@@ -27,14 +37,22 @@ public final class Applier {
       }
       return MetaResult.error(e.errno());
     }
-    return apply(term, index, op);
+    return apply(term, index, op, changes, !proposedHere || op.changesBehindTheKernel());
   }
 
   public MetaResult apply(long term, long index, MetaOp op) {
+    return apply(term, index, op, null, false);
+  }
+
+  private MetaResult apply(long term, long index, MetaOp op, io.sharefs.meta.ChangeListener changes,
+      boolean unknownToKernel) {
     try (Txn txn = tables.begin()) {
       txn.setIndex(index);
       MetaResult r = op.apply(txn);
       txn.commit(term, index);
+      if (changes != null) {
+        txn.reportChanges(changes, unknownToKernel);
+      }
       return r;
     }
   }

@@ -49,6 +49,11 @@ public final class BatchOp extends MetaOp {
   }
 
   @Override
+  public boolean changesBehindTheKernel() {
+    return ops.stream().anyMatch(MetaOp::changesBehindTheKernel);
+  }
+
+  @Override
   public MetaResult apply(Txn txn) {
     List<MetaResult> results = new ArrayList<>(ops.size());
     for (MetaOp op : ops) {

@@ -37,6 +37,15 @@ public abstract class MetaOp {
     return b.build();
   }
 
+  /**
+   * True if this op changes what a mounted node's kernel has cached even when that node proposed it:
+   * ops proposed while answering a FUSE request are known to the kernel that sent it; others (fsck's
+   * repairs) are not.
+   */
+  public boolean changesBehindTheKernel() {
+    return false;
+  }
+
   /** A short name for metrics and logs. */
   public String name() {
     return getClass().getSimpleName();

@@ -33,6 +33,11 @@ public final class RepairOp extends MetaOp {
     this.nlink = nlink;
   }
 
+  @Override
+  public boolean changesBehindTheKernel() {
+    return true;
+  }
+
   public static RepairOp dropDentry(long parent, byte[] name) {
     return new RepairOp(DROP_DENTRY, 0, parent, name, 0);
   }

@@ -50,6 +50,10 @@ public final class MetaStateMachine extends BaseStateMachine {
    */
   private volatile long lastChangeIndex;
   private volatile java.util.function.Consumer<MetaResult> applyListener = r -> {};
+  private volatile io.sharefs.meta.ChangeListener changeListener;
+  /** The Raft client ids this node proposes with: entries from them are this node's own changes. */
+  private volatile java.util.Set<org.apache.ratis.thirdparty.com.google.protobuf.ByteString> localClients =
+      java.util.Set.of();
 
   public MetaStateMachine(MetaTables tables) {
     this.tables = tables;
@@ -99,6 +103,10 @@ public final class MetaStateMachine extends BaseStateMachine {
       }
       Path dir = storage.dirFor(snap.getTerm(), snap.getIndex());
       tables.replaceWith(dir);
+      io.sharefs.meta.ChangeListener changes = changeListener;
+      if (changes != null) {
+        changes.everythingChanged();
+      }
       long[] ti = tables.appliedTermIndex();
       appliedIndex = ti[1];
       lastChangeIndex = ti[1];
@@ -136,7 +144,8 @@ public final class MetaStateMachine extends BaseStateMachine {
         return CompletableFuture.completedFuture(Message.EMPTY);
       }
       byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
-      result = applier.apply(term, index, data);
+      boolean proposedHere = localClients.contains(entry.getStateMachineLogEntry().getClientId());
+      result = applier.apply(term, index, data, proposedHere, changeListener);
       appliedIndex = index;
       lastChangeIndex = index;
       updateLastAppliedTermIndex(term, index);
@@ -224,6 +233,18 @@ public final class MetaStateMachine extends BaseStateMachine {
   /** Called (on its own thread) after a snapshot from the leader replaced the tables. */
   public void setSnapshotInstalledListener(Runnable r) {
     this.snapshotInstalled = r;
+  }
+
+  /**
+   * Told, inside each apply, what the entry changed; entries proposed by {@code localClients} (this
+   * node's own Raft clients) report only the changes its kernel does not know of.
+   */
+  public void setChangeListener(io.sharefs.meta.ChangeListener listener,
+      java.util.Collection<org.apache.ratis.protocol.ClientId> localClients) {
+    java.util.Set<org.apache.ratis.thirdparty.com.google.protobuf.ByteString> ids = new java.util.HashSet<>();
+    localClients.forEach(c -> ids.add(c.toByteString()));
+    this.localClients = java.util.Set.copyOf(ids);
+    this.changeListener = listener;
   }
 
   /** Called after each applied mutation, outside the apply lock (e.g. to pull the blocks of new files). */

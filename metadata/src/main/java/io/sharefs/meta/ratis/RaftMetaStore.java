@@ -1038,6 +1038,14 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     return false;
   }
 
+  /**
+   * Tells {@code listener} what each applied entry changed, leaving out what this node's own
+   * requests changed (its kernel made those requests and knows).
+   */
+  public void setChangeListener(io.sharefs.meta.ChangeListener listener) {
+    stateMachine.setChangeListener(listener, List.of(client.getId(), barrierClient.getId(), localClientId));
+  }
+
   public MetaStateMachine stateMachine() {
     return stateMachine;
   }

@@ -225,6 +225,27 @@ public final class Txn implements AutoCloseable {
     return tables.isOrphan(ino);
   }
 
+  /**
+   * Reports the inodes this entry deleted, and if {@code changes} also every inode and directory entry
+   * it wrote or deleted.
+   */
+  public void reportChanges(io.sharefs.meta.ChangeListener listener, boolean changes) {
+    for (Map.Entry<Long, Optional<Inode>> e : inodes.entrySet()) {
+      if (changes) {
+        listener.inodeChanged(e.getKey());
+      }
+      if (e.getValue().isEmpty()) {
+        listener.inodeDeleted(e.getKey());
+      }
+    }
+    if (!changes) {
+      return;
+    }
+    for (DentryKey k : dentries.keySet()) {
+      listener.entryChanged(ByteBuffer.wrap(k.raw).getLong(), java.util.Arrays.copyOfRange(k.raw, 8, k.raw.length));
+    }
+  }
+
   /** Writes everything and the applied index atomically. */
   public void commit(long term, long index) {
     tables.commit(batch, term, index, inodes, dentries);

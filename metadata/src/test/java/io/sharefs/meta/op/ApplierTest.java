@@ -3,6 +3,7 @@ package io.sharefs.meta.op;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sharefs.meta.Errno;
 import io.sharefs.meta.FileMode;
@@ -45,6 +46,65 @@ class ApplierTest {
       }
     }
     assertEquals(dumps.get(0), dumps.get(1));
+  }
+
+  /** What a listener hears: "i:ino", "e:parent/name", "d:ino". */
+  static final class Heard implements io.sharefs.meta.ChangeListener {
+    final List<String> events = new ArrayList<>();
+
+    @Override
+    public void inodeChanged(long ino) {
+      events.add("i:" + ino);
+    }
+
+    @Override
+    public void entryChanged(long parent, byte[] name) {
+      events.add("e:" + parent + "/" + new String(name, UTF_8));
+    }
+
+    @Override
+    public void inodeDeleted(long ino) {
+      events.add("d:" + ino);
+    }
+
+    @Override
+    public void everythingChanged() {
+      events.add("all");
+    }
+
+    List<String> take() {
+      List<String> out = new ArrayList<>(events);
+      java.util.Collections.sort(out);
+      events.clear();
+      return out;
+    }
+  }
+
+  /**
+   * Another node's entry reports every inode and name it wrote; this node's own reports only the inodes
+   * it deleted (its kernel asked for the rest), unless the op changes things behind the kernel's back.
+   */
+  @Test
+  void reportsWhatAnEntryChangedExceptWhatTheKernelAskedFor() throws Exception {
+    try (MetaTables t = MetaTables.open(tmp.resolve("r"))) {
+      t.ensureRoot(1);
+      Applier applier = new Applier(t);
+      Heard heard = new Heard();
+      long f = applier.apply(1, 5, new CreateOp(1, b("f"), FileMode.S_IFREG | 0644, 0, null).settle(1, 0, 0)
+          .toProto().toByteArray(), false, heard).inode().ino();
+      assertEquals(List.of("e:1/f", "i:1", "i:" + f), heard.take(), "a file made on another node");
+      applier.apply(1, 6, new RenameOp(1, b("f"), 1, b("g"), 0, false).settle(2, 0, 0).toProto().toByteArray(),
+          true, heard);
+      assertEquals(List.of(), heard.take(), "a rename this node's kernel asked for");
+      applier.apply(1, 7, new UnlinkOp(1, b("g"), false, false).settle(3, 0, 0).toProto().toByteArray(), true,
+          heard);
+      assertEquals(List.of("d:" + f), heard.take(), "a delete this node's kernel asked for: the inode is gone");
+      long h = applier.apply(1, 8, new CreateOp(1, b("h"), FileMode.S_IFREG | 0644, 0, null).settle(4, 0, 0)
+          .toProto().toByteArray(), true, heard).inode().ino();
+      assertEquals(List.of(), heard.take());
+      applier.apply(1, 9, RepairOp.setNlink(h, 2).settle(5, 0, 0).toProto().toByteArray(), true, heard);
+      assertEquals(List.of("i:" + h), heard.take(), "fsck's repair, even from this node, changes what the kernel holds");
+    }
   }
 
   @Test

@@ -1,0 +1,376 @@
+package io.sharefs.fuse;
+
+import io.sharefs.meta.ChangeListener;
+import io.sharefs.meta.Inode;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.SaveError;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the kernel's caches of names and attributes true to changes made on other nodes, so they can
+ * be cached for long: the kernel then answers {@code stat} and path walks alone, and another node's
+ * change still shows within milliseconds.
+ *
+ * <p>The kernel knows files by the node ids libfuse's high-level library hands out, which it keeps to
+ * itself. {@link ReplyTap} reads them from the entry replies (LOOKUP, CREATE, MKDIR, ...) as they
+ * leave: this class maps each inode number to its node id (and, for a hard link cached under several
+ * names, to the others). The metadata state machine reports what each applied entry from another node
+ * changed ({@link ChangeListener}); a thread of its own then writes FUSE notifications
+ * ({@code FUSE_NOTIFY_INVAL_INODE} for changed inodes, attributes and cached pages;
+ * {@code FUSE_NOTIFY_INVAL_ENTRY} for changed names) to a duplicate of the mount's device descriptor,
+ * which stays valid, and fails harmlessly, after an unmount. Never from the apply thread or a request
+ * thread: the kernel may hold a directory's lock on a local request that waits for the log, and an
+ * entry notification takes that lock.
+ *
+ * <p>Until an inode's notification has gone out it is <em>pending</em>: opens of it use direct I/O
+ * then ({@link #settled}), so reads are not cut short at a size the kernel cached before the change.
+ */
+public final class KernelCache implements ChangeListener, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(KernelCache.class);
+  static final int NOTIFY_INVAL_INODE = 2;
+  static final int NOTIFY_INVAL_ENTRY = 3;
+  static final int ENOENT = 2;
+  /** Delays before asking again when the kernel does not know a node id yet (see {@link #invalidateInode}). */
+  private static final long[] RETRY_MS = {2, 20, 200};
+  /** Inodes with more than one live node id kept (hard links cached under several names). */
+  private static final int MAX_EXTRA = 65_536;
+
+  /** Where notifications go: the FUSE device. */
+  interface Device {
+    /** Writes one notification; returns 0, or the errno the kernel answered. */
+    int write(byte[] message, int length);
+
+    void close();
+  }
+
+  /** The C library calls a device needs. */
+  public interface LibC {
+    int dup(int fd);
+
+    int close(int fd);
+
+    @SaveError
+    @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
+  }
+
+  /** A duplicate of the mount's /dev/fuse descriptor {@code fd}, or null if it cannot be made. */
+  static Device duplicate(LibC libc, int fd) {
+    int dup = libc.dup(fd);
+    if (dup < 0) {
+      return null;
+    }
+    jnr.ffi.Runtime runtime = jnr.ffi.Runtime.getRuntime(libc);
+    return new Device() {
+      @Override
+      public int write(byte[] message, int length) {
+        long n = libc.write(dup, message, length);
+        return n == length ? 0 : n < 0 ? jnr.ffi.LastError.getLastError(runtime) : -1;
+      }
+
+      @Override
+      public void close() {
+        libc.close(dup);
+      }
+    };
+  }
+
+  private record Work(int kind, long ino, String name, int attempt) {}
+
+  private record EntryKey(long parent, String name) {}
+
+  private static final int INODE = 0;
+  private static final int ENTRY = 1;
+  private static final int FORGET = 2;
+  private static final Work STOP = new Work(-1, 0, null, 0);
+
+  private final LongLongMap nodeOf = new LongLongMap();
+  private final ConcurrentHashMap<Long, long[]> extraNodes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Long, Long> pendingInodes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<EntryKey, Long> pendingEntries = new ConcurrentHashMap<>();
+  private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
+  private final AtomicLong generation = new AtomicLong();
+  /** Bumped by every change reported: the tap compares it around a lookup. */
+  private final AtomicLong changes = new AtomicLong();
+  private final LongAdder inodeNotices = new LongAdder();
+  private final LongAdder entryNotices = new LongAdder();
+  private final LongAdder unknown = new LongAdder();
+  private final LongAdder failures = new LongAdder();
+  private final byte[] message = new byte[16 + 16 + 256];
+  private volatile boolean active;
+  private Device device;
+  private Thread invalidator;
+  private ScheduledExecutorService retries;
+
+  /** Starts notifying the kernel through {@code device}; false, and nothing tracked, if it is null. */
+  synchronized boolean start(Device device) {
+    if (device == null || invalidator != null) {
+      return false;
+    }
+    this.device = device;
+    nodeOf.put(Inode.ROOT_INO, 1); // FUSE_ROOT_ID: the root is never looked up
+    retries = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "kernel-cache-retry"));
+    invalidator = daemon(this::run, "kernel-cache-invalidator");
+    invalidator.start();
+    active = true;
+    return true;
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+
+  /** True once notifications go out: names and attributes may then be cached for long. */
+  public boolean active() {
+    return active;
+  }
+
+  /** False while a notification for a change of {@code ino} has yet to reach the kernel. */
+  public boolean settled(long ino) {
+    return !pendingInodes.containsKey(ino);
+  }
+
+  /** The kernel's node {@code nodeid} is inode {@code ino} (from an entry reply about to be sent). */
+  void record(long ino, long nodeid) {
+    long old = nodeOf.put(ino, nodeid);
+    if (old != 0 && old != nodeid) {
+      // Another name of the same inode (a hard link), or a name the kernel forgot and looked up again.
+      extraNodes.compute(ino, (k, v) -> {
+        if (v == null) {
+          return extraNodes.size() >= MAX_EXTRA ? null : new long[] {old};
+        }
+        long[] out = java.util.Arrays.copyOf(v, Math.min(v.length + 1, 4));
+        System.arraycopy(v, 0, out, 1, out.length - 1);
+        out[0] = old;
+        return out;
+      });
+    }
+  }
+
+  /** A count that every reported change bumps. */
+  long changes() {
+    return changes.get();
+  }
+
+  /** Inodes whose kernel node id is known. */
+  public long knownNodes() {
+    return nodeOf.size();
+  }
+
+  public long inodeNotices() {
+    return inodeNotices.sum();
+  }
+
+  public long entryNotices() {
+    return entryNotices.sum();
+  }
+
+  /** Notifications the kernel answered with "not cached" (for node ids it has forgotten). */
+  public long unknownNotices() {
+    return unknown.sum();
+  }
+
+  public long failedNotices() {
+    return failures.sum();
+  }
+
+  @Override
+  public void inodeChanged(long ino) {
+    changes.incrementAndGet();
+    if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
+      enqueueInode(ino, 0);
+    }
+  }
+
+  @Override
+  public void entryChanged(long parent, byte[] name) {
+    changes.incrementAndGet();
+    if (active && nodeOf.get(parent) != 0) {
+      EntryKey k = new EntryKey(parent, new String(name, StandardCharsets.ISO_8859_1));
+      if (pendingEntries.put(k, generation.incrementAndGet()) == null) {
+        queue.add(new Work(ENTRY, parent, k.name(), 0));
+      }
+    }
+  }
+
+  @Override
+  public void inodeDeleted(long ino) {
+    if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
+      queue.add(new Work(FORGET, ino, null, 0)); // after any notification already queued for it
+    }
+  }
+
+  @Override
+  public void everythingChanged() {
+    changes.incrementAndGet();
+    if (active) {
+      nodeOf.forEachKey(ino -> enqueueInode(ino, 0));
+      extraNodes.keySet().forEach(ino -> enqueueInode(ino, 0));
+    }
+  }
+
+  private void enqueueInode(long ino, int attempt) {
+    if (pendingInodes.put(ino, generation.incrementAndGet()) == null) {
+      queue.add(new Work(INODE, ino, null, attempt));
+    }
+  }
+
+  private void run() {
+    while (true) {
+      Work w;
+      try {
+        w = queue.take();
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (w == STOP) {
+        return;
+      }
+      try {
+        switch (w.kind()) {
+          case INODE -> invalidateInode(w);
+          case ENTRY -> invalidateEntry(w);
+          default -> {
+            nodeOf.remove(w.ino());
+            extraNodes.remove(w.ino());
+          }
+        }
+      } catch (RuntimeException e) {
+        LOG.warn("kernel cache invalidation failed", e);
+      }
+    }
+  }
+
+  /**
+   * Drops the kernel's attributes and pages of every node id of the inode. The kernel answers ENOENT for
+   * a node id it does not hold: forgotten, or not yet made, when the entry reply that named it is still
+   * on its way to the process that asked (the tap records the id before the reply leaves). So an ENOENT
+   * is asked again a few times over ~200 ms, the inode staying pending, before the id is dropped.
+   */
+  private void invalidateInode(Work w) {
+    long ino = w.ino();
+    Long gen = pendingInodes.get(ino);
+    long nodeid = nodeOf.get(ino);
+    boolean missing = nodeid != 0 && notify(inodeMessage(nodeid)) == ENOENT;
+    long[] extra = extraNodes.get(ino);
+    if (extra != null) {
+      for (long other : extra) {
+        if (notify(inodeMessage(other)) == ENOENT) {
+          dropExtra(ino, other);
+        }
+      }
+    }
+    if (missing && w.attempt() < RETRY_MS.length) {
+      retries.schedule(() -> queue.add(new Work(INODE, ino, null, w.attempt() + 1)), RETRY_MS[w.attempt()],
+          TimeUnit.MILLISECONDS);
+      return;
+    }
+    if (missing) {
+      nodeOf.removeIf(ino, nodeid);
+    }
+    if (gen == null || !pendingInodes.remove(ino, gen)) {
+      queue.add(new Work(INODE, ino, null, 0)); // changed again meanwhile: once more
+    }
+  }
+
+  private void dropExtra(long ino, long nodeid) {
+    extraNodes.computeIfPresent(ino, (k, v) -> {
+      long[] out = java.util.Arrays.stream(v).filter(x -> x != nodeid).toArray();
+      return out.length == 0 ? null : out;
+    });
+  }
+
+  private void invalidateEntry(Work w) {
+    EntryKey k = new EntryKey(w.ino(), w.name());
+    Long gen = pendingEntries.get(k);
+    byte[] name = w.name().getBytes(StandardCharsets.ISO_8859_1);
+    long parent = nodeOf.get(w.ino());
+    if (parent != 0) {
+      notify(entryMessage(parent, name));
+    }
+    long[] extra = extraNodes.get(w.ino());
+    if (extra != null) {
+      for (long other : extra) {
+        notify(entryMessage(other, name));
+      }
+    }
+    if (gen == null || !pendingEntries.remove(k, gen)) {
+      queue.add(new Work(ENTRY, w.ino(), w.name(), 0));
+    }
+  }
+
+  /** {@code fuse_out_header} (len, error = notification code, unique 0) + {@code fuse_notify_inval_inode_out}. */
+  int inodeMessage(long nodeid) {
+    ByteBuffer b = ByteBuffer.wrap(message).order(ByteOrder.nativeOrder());
+    b.putInt(40).putInt(NOTIFY_INVAL_INODE).putLong(0);
+    b.putLong(nodeid).putLong(0).putLong(0); // offset 0, length 0: attributes and every cached page
+    return 40;
+  }
+
+  /** Header + {@code fuse_notify_inval_entry_out} (parent, namelen, flags) + the name, NUL-terminated. */
+  int entryMessage(long parent, byte[] name) {
+    int len = 32 + name.length + 1;
+    ByteBuffer b = ByteBuffer.wrap(message).order(ByteOrder.nativeOrder());
+    b.putInt(len).putInt(NOTIFY_INVAL_ENTRY).putLong(0);
+    b.putLong(parent).putInt(name.length).putInt(0).put(name).put((byte) 0);
+    return len;
+  }
+
+  byte[] message() {
+    return message;
+  }
+
+  /** Writes the message; returns 0, or the errno the kernel answered. */
+  private int notify(int length) {
+    boolean entry = ByteBuffer.wrap(message).order(ByteOrder.nativeOrder()).getInt(4) == NOTIFY_INVAL_ENTRY;
+    (entry ? entryNotices : inodeNotices).increment();
+    int errno = device.write(message, length);
+    if (errno == 0) {
+      return 0;
+    }
+    if (errno == ENOENT) {
+      unknown.increment();
+    } else {
+      failures.increment();
+      if (failures.sum() <= 3) {
+        LOG.warn("the kernel refused a cache invalidation of {} bytes: errno {}", length, errno);
+      }
+    }
+    return errno;
+  }
+
+  @Override
+  public synchronized void close() {
+    active = false;
+    Thread t = invalidator;
+    if (t == null) {
+      return;
+    }
+    invalidator = null;
+    queue.clear();
+    queue.add(STOP);
+    retries.shutdownNow();
+    try {
+      t.join(5_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (!t.isAlive()) {
+      device.close();
+    }
+  }
+}
