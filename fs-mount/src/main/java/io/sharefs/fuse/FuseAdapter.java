@@ -139,7 +139,7 @@ public final class FuseAdapter extends FuseStubFS {
           + "and the kernel's caches are not invalidated", t);
     }
     if (kernel.active()) {
-      vfs.trackKernelCache(kernel::settled);
+      vfs.trackKernelCache(kernel::settled, kernel::invalidate);
     }
     initialised.countDown();
     return null;
@@ -154,9 +154,10 @@ public final class FuseAdapter extends FuseStubFS {
   @Override
   public int getattr(String path, FileStat stat) {
     return call("getattr", () -> {
+      long since = kernel.changes();
       io.sharefs.meta.Inode i = vfs.getattr(path);
       StatMapper.fill(i, stat);
-      markEntry(i);
+      markEntry(i, since);
       return 0;
     });
   }
@@ -164,18 +165,22 @@ public final class FuseAdapter extends FuseStubFS {
   @Override
   public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
     return call("fgetattr", () -> {
+      long since = kernel.changes();
       io.sharefs.meta.Inode i = vfs.fgetattr(path, fi.fh.get());
       StatMapper.fill(i, stat);
-      markEntry(i);
+      markEntry(i, since);
       return 0;
     });
   }
 
-  /** libfuse answers a lookup (or create, mkdir, ...) with what getattr found: the tap notes which inode. */
-  private void markEntry(io.sharefs.meta.Inode i) {
+  /**
+   * libfuse answers a lookup (or create, mkdir, ...) with what getattr found: the tap notes which inode,
+   * and the kernel cache's change count from before the tables were read.
+   */
+  private void markEntry(io.sharefs.meta.Inode i, long since) {
     ReplyTap t = tap;
     if (t != null) {
-      t.markEntry(i.ino());
+      t.markEntry(i.ino(), since);
     }
   }
 

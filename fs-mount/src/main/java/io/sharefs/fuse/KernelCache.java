@@ -44,7 +44,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   static final int NOTIFY_INVAL_ENTRY = 3;
   static final int ENOENT = 2;
   /** Delays before asking again when the kernel does not know a node id yet (see {@link #invalidateInode}). */
-  private static final long[] RETRY_MS = {2, 20, 200};
+  private static final long[] RETRY_MS = {2, 20, 200, 2000};
   /** Inodes with more than one live node id kept (hard links cached under several names). */
   private static final int MAX_EXTRA = 65_536;
 
@@ -53,12 +53,23 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     /** Writes one notification; returns 0, or the errno the kernel answered. */
     int write(byte[] message, int length);
 
+    /**
+     * Lets go of the device while a write may still be running on another thread: later writes go
+     * nowhere, and the descriptor number stays taken until {@link #close}.
+     */
+    void release();
+
+    /** Closes the descriptor; only once no write can run any more. */
     void close();
   }
 
   /** The C library calls a device needs. */
   public interface LibC {
-    int dup(int fd);
+    int fcntl(int fd, int cmd, int arg);
+
+    int open(String path, int flags);
+
+    int dup2(int from, int to);
 
     int close(int fd);
 
@@ -66,9 +77,15 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
   }
 
-  /** A duplicate of the mount's /dev/fuse descriptor {@code fd}, or null if it cannot be made. */
+  private static final int F_DUPFD_CLOEXEC = 1030;
+  private static final int O_WRONLY_CLOEXEC = 01 | 02000000;
+
+  /**
+   * A duplicate of the mount's /dev/fuse descriptor {@code fd} (close-on-exec: a {@code fusermount}
+   * child must not hold the connection open), or null if it cannot be made.
+   */
   static Device duplicate(LibC libc, int fd) {
-    int dup = libc.dup(fd);
+    int dup = libc.fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) {
       return null;
     }
@@ -78,6 +95,15 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
       public int write(byte[] message, int length) {
         long n = libc.write(dup, message, length);
         return n == length ? 0 : n < 0 ? jnr.ffi.LastError.getLastError(runtime) : -1;
+      }
+
+      @Override
+      public void release() {
+        int devNull = libc.open("/dev/null", O_WRONLY_CLOEXEC);
+        if (devNull >= 0) {
+          libc.dup2(devNull, dup); // atomically: the FUSE connection's file is let go
+          libc.close(devNull);
+        }
       }
 
       @Override
@@ -94,6 +120,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   private static final int INODE = 0;
   private static final int ENTRY = 1;
   private static final int FORGET = 2;
+  private static final int EVERYTHING = 3;
   private static final Work STOP = new Work(-1, 0, null, 0);
 
   private final LongLongMap nodeOf = new LongLongMap();
@@ -102,13 +129,20 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   private final ConcurrentHashMap<EntryKey, Long> pendingEntries = new ConcurrentHashMap<>();
   private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
   private final AtomicLong generation = new AtomicLong();
-  /** Bumped by every change reported: the tap compares it around a lookup. */
+  /**
+   * Counts changed inodes; the last {@link #RECENT} of them are kept in a ring, so that the tap can
+   * tell whether the inode of a lookup changed while the lookup's reply was being made.
+   */
   private final AtomicLong changes = new AtomicLong();
+  static final int RECENT = 1024;
+  private final java.util.concurrent.atomic.AtomicLongArray recent = new java.util.concurrent.atomic.AtomicLongArray(RECENT);
   private final LongAdder inodeNotices = new LongAdder();
   private final LongAdder entryNotices = new LongAdder();
   private final LongAdder unknown = new LongAdder();
   private final LongAdder failures = new LongAdder();
   private final byte[] message = new byte[16 + 16 + 256];
+  /** Sweeps over every known node id still to run (after a snapshot replaced the tables). */
+  private final java.util.concurrent.atomic.AtomicInteger sweeps = new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean active;
   private Device device;
   private Thread invalidator;
@@ -141,7 +175,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
 
   /** False while a notification for a change of {@code ino} has yet to reach the kernel. */
   public boolean settled(long ino) {
-    return !pendingInodes.containsKey(ino);
+    return sweeps.get() == 0 && !pendingInodes.containsKey(ino);
   }
 
   /** The kernel's node {@code nodeid} is inode {@code ino} (from an entry reply about to be sent). */
@@ -153,17 +187,48 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
         if (v == null) {
           return extraNodes.size() >= MAX_EXTRA ? null : new long[] {old};
         }
-        long[] out = java.util.Arrays.copyOf(v, Math.min(v.length + 1, 4));
-        System.arraycopy(v, 0, out, 1, out.length - 1);
-        out[0] = old;
-        return out;
+        // The ids other than the new primary, the one it replaced first, at most four.
+        long[] out = new long[Math.min(v.length + 1, 4)];
+        int n = 0;
+        out[n++] = old;
+        for (long x : v) {
+          if (x != old && x != nodeid && n < out.length) {
+            out[n++] = x;
+          }
+        }
+        return java.util.Arrays.copyOf(out, n);
       });
     }
   }
 
-  /** A count that every reported change bumps. */
+  /** The count of changed inodes so far: what {@link #changedSince} takes. */
   long changes() {
     return changes.get();
+  }
+
+  /**
+   * True if {@code ino} may have changed after {@link #changes} returned {@code since}: it is among
+   * the inodes changed since, or more changed than the ring remembers.
+   */
+  boolean changedSince(long ino, long since) {
+    long now = changes.get();
+    if (now - since > RECENT) {
+      return true;
+    }
+    for (long c = since; c < now; c++) {
+      if (recent.get((int) (c % RECENT)) == ino) {
+        return true;
+      }
+    }
+    // Slots the scan read may have been reused meanwhile.
+    return changes.get() - since > RECENT;
+  }
+
+  /** Notes a changed inode: first into the ring, then the count that makes it visible. */
+  private void noteChange(long ino) {
+    long c = changes.get(); // only the apply thread writes
+    recent.set((int) (c % RECENT), ino);
+    changes.set(c + 1);
   }
 
   /** Inodes whose kernel node id is known. */
@@ -190,7 +255,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
 
   @Override
   public void inodeChanged(long ino) {
-    changes.incrementAndGet();
+    noteChange(ino);
     if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
       enqueueInode(ino, 0);
     }
@@ -198,7 +263,6 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
 
   @Override
   public void entryChanged(long parent, byte[] name) {
-    changes.incrementAndGet();
     if (active && nodeOf.get(parent) != 0) {
       EntryKey k = new EntryKey(parent, new String(name, StandardCharsets.ISO_8859_1));
       if (pendingEntries.put(k, generation.incrementAndGet()) == null) {
@@ -214,12 +278,28 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     }
   }
 
+  /**
+   * Every node id is invalidated by one sweep on the invalidator's thread, every inode counting as
+   * pending until it ends. Names are not: which ones the kernel holds is not known here. A name
+   * another node gave to a file of another type meanwhile (a file replaced by a directory) fails with
+   * EIO on this node until the kernel looks it up again (within {@code --entry-timeout}).
+   */
   @Override
   public void everythingChanged() {
-    changes.incrementAndGet();
+    changes.addAndGet(RECENT + 1);
     if (active) {
-      nodeOf.forEachKey(ino -> enqueueInode(ino, 0));
-      extraNodes.keySet().forEach(ino -> enqueueInode(ino, 0));
+      sweeps.incrementAndGet();
+      queue.add(new Work(EVERYTHING, 0, null, 0));
+    }
+  }
+
+  /**
+   * This node's own change to {@code ino} did not turn out as its kernel was told (a write-behind op
+   * that failed at commit): drop what the kernel cached of it.
+   */
+  public void invalidate(long ino) {
+    if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
+      enqueueInode(ino, 0);
     }
   }
 
@@ -230,6 +310,14 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   }
 
   private void run() {
+    try {
+      loop();
+    } finally {
+      device.close(); // this thread alone writes to it
+    }
+  }
+
+  private void loop() {
     while (true) {
       Work w;
       try {
@@ -244,6 +332,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
         switch (w.kind()) {
           case INODE -> invalidateInode(w);
           case ENTRY -> invalidateEntry(w);
+          case EVERYTHING -> sweep();
           default -> {
             nodeOf.remove(w.ino());
             extraNodes.remove(w.ino());
@@ -259,7 +348,9 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
    * Drops the kernel's attributes and pages of every node id of the inode. The kernel answers ENOENT for
    * a node id it does not hold: forgotten, or not yet made, when the entry reply that named it is still
    * on its way to the process that asked (the tap records the id before the reply leaves). So an ENOENT
-   * is asked again a few times over ~200 ms, the inode staying pending, before the id is dropped.
+   * is asked again a few times over ~2.2 s, the inode staying pending. The id is kept all the same:
+   * the kernel may make it later still (its FORGETs are not seen here); ids go when the inode is
+   * deleted, or when a new lookup replaces them.
    */
   private void invalidateInode(Work w) {
     long ino = w.ino();
@@ -269,29 +360,34 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     long[] extra = extraNodes.get(ino);
     if (extra != null) {
       for (long other : extra) {
-        if (notify(inodeMessage(other)) == ENOENT) {
-          dropExtra(ino, other);
-        }
+        notify(inodeMessage(other));
       }
     }
     if (missing && w.attempt() < RETRY_MS.length) {
-      retries.schedule(() -> queue.add(new Work(INODE, ino, null, w.attempt() + 1)), RETRY_MS[w.attempt()],
-          TimeUnit.MILLISECONDS);
-      return;
+      try {
+        retries.schedule(() -> queue.add(new Work(INODE, ino, null, w.attempt() + 1)), RETRY_MS[w.attempt()],
+            TimeUnit.MILLISECONDS);
+        return;
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        return;
+      }
     }
-    if (missing) {
-      nodeOf.removeIf(ino, nodeid);
-    }
-    if (gen == null || !pendingInodes.remove(ino, gen)) {
+    if (gen != null && !pendingInodes.remove(ino, gen)) {
       queue.add(new Work(INODE, ino, null, 0)); // changed again meanwhile: once more
     }
   }
 
-  private void dropExtra(long ino, long nodeid) {
-    extraNodes.computeIfPresent(ino, (k, v) -> {
-      long[] out = java.util.Arrays.stream(v).filter(x -> x != nodeid).toArray();
-      return out.length == 0 ? null : out;
-    });
+  private void sweep() {
+    try {
+      nodeOf.forEach((ino, nodeid) -> notify(inodeMessage(nodeid)));
+      extraNodes.values().forEach(ids -> {
+        for (long nodeid : ids) {
+          notify(inodeMessage(nodeid));
+        }
+      });
+    } finally {
+      sweeps.decrementAndGet();
+    }
   }
 
   private void invalidateEntry(Work w) {
@@ -308,7 +404,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
         notify(entryMessage(other, name));
       }
     }
-    if (gen == null || !pendingEntries.remove(k, gen)) {
+    if (gen != null && !pendingEntries.remove(k, gen)) {
       queue.add(new Work(ENTRY, w.ino(), w.name(), 0));
     }
   }
@@ -369,8 +465,11 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (!t.isAlive()) {
-      device.close();
+    if (t.isAlive()) {
+      // Stuck in a notification (the kernel waits for a directory's lock): let go of the connection now,
+      // so that it can end; the thread closes the descriptor when it returns.
+      LOG.warn("a kernel cache invalidation is still running at unmount; letting go of the FUSE device");
+      device.release();
     }
   }
 }

@@ -1,7 +1,5 @@
 package io.sharefs.fuse;
 
-import java.util.function.LongConsumer;
-
 /**
  * A map from nonzero longs to nonzero longs in two flat arrays (open addressing, linear probing): 16
  * bytes a slot instead of ~80 for a map of boxed longs, which matters at a million cached files.
@@ -80,28 +78,21 @@ final class LongLongMap {
     return old;
   }
 
-  /** Removes {@code key} if it maps to {@code value}. */
-  synchronized boolean removeIf(long key, long value) {
-    if (get(key) != value || value == 0) {
-      return false;
-    }
-    remove(key);
-    return true;
-  }
-
   synchronized int size() {
     return size;
   }
 
-  /** Calls {@code visitor} with every key, on a copy taken under the lock. */
-  void forEachKey(LongConsumer visitor) {
-    long[] copy;
+  /** Calls {@code visitor} with every entry, on a copy taken under the lock. */
+  void forEach(java.util.function.BiConsumer<Long, Long> visitor) {
+    long[] k;
+    long[] v;
     synchronized (this) {
-      copy = keys.clone();
+      k = keys.clone();
+      v = values.clone();
     }
-    for (long k : copy) {
-      if (k != 0) {
-        visitor.accept(k);
+    for (int i = 0; i < k.length; i++) {
+      if (k[i] != 0) {
+        visitor.accept(k[i], v[i]);
       }
     }
   }

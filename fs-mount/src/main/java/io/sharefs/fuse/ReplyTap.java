@@ -45,6 +45,8 @@ final class ReplyTap {
   private static final long OPEN_OUT_SIZE = 16;
   static final long ENTRY_OUT_SIZE = 128;
   /** fuse_entry_out: nodeid, generation, entry_valid, attr_valid, their nsecs, then fuse_attr (ino first). */
+  private static final long ENTRY_VALID = 16;
+  private static final long ENTRY_VALID_NSEC = 32;
   private static final long ENTRY_ATTR_VALID = 24;
   private static final long ENTRY_ATTR_VALID_NSEC = 36;
   private static final long ENTRY_INO = 40;
@@ -137,11 +139,11 @@ final class ReplyTap {
 
   /**
    * Called by the getattr callbacks on success: if the reply this thread sends next is an entry
-   * reply, it names inode {@code ino}.
+   * reply, it names inode {@code ino}, as read after the kernel cache's change count was {@code since}.
    */
-  void markEntry(long ino) {
+  void markEntry(long ino, long since) {
     if (kernel.active()) {
-      nextEntry.put(threads.pthread_self(), new long[] {ino, kernel.changes()});
+      nextEntry.put(threads.pthread_self(), new long[] {ino, since});
     }
   }
 
@@ -164,10 +166,9 @@ final class ReplyTap {
           long nodeid = entryNode(iov, count, entry[0]);
           if (nodeid != 0) {
             kernel.record(entry[0], nodeid);
-            if (kernel.changes() != entry[1]) {
-              // Something changed since the getattr behind this reply read the tables, perhaps this
-              // inode, and its notification may have found no node id to go to: do not let the kernel
-              // keep these attributes.
+            if (kernel.changedSince(entry[0], entry[1])) {
+              // The inode changed after the getattr behind this reply read the tables, and its
+              // notification may have found no node id to go to: the kernel must not keep this.
               expireAttributes(iov);
             }
           }
@@ -192,9 +193,11 @@ final class ReplyTap {
     return MEMORY.getLong(entryOut + ENTRY_INO) == ino ? MEMORY.getLong(entryOut) : 0;
   }
 
-  /** Sets the attribute timeout of the entry reply at {@code iov} to zero. */
+  /** Sets the name and attribute timeouts of the entry reply at {@code iov} to zero. */
   static void expireAttributes(long iov) {
     long entryOut = MEMORY.getAddress(iov + 16);
+    MEMORY.putLong(entryOut + ENTRY_VALID, 0);
+    MEMORY.putInt(entryOut + ENTRY_VALID_NSEC, 0);
     MEMORY.putLong(entryOut + ENTRY_ATTR_VALID, 0);
     MEMORY.putInt(entryOut + ENTRY_ATTR_VALID_NSEC, 0);
   }

@@ -278,6 +278,7 @@ public final class Vfs implements AutoCloseable {
       if (errno != 0) {
         writeBehindFailures.incrementAndGet();
         failedInos.add(ino);
+        kernelStale.accept(ino);
         LOG.error("write-behind {} of inode {} failed after close/create had returned: errno {}{}", op.name(), ino,
             errno, e != null ? " (" + e.getMessage() + ")" : "");
       }
@@ -566,14 +567,17 @@ public final class Vfs implements AutoCloseable {
   }
 
   private volatile java.util.function.LongPredicate kernelSettled;
+  private volatile java.util.function.LongConsumer kernelStale = ino -> {};
 
   /**
    * From now on other nodes' changes reach the kernel's caches as invalidations: {@code settled} tells
    * whether every change of an inode applied here has been invalidated in the kernel, and only files
    * for which it has not are opened for direct I/O (instead of every file changed within the fresh
-   * window).
+   * window). {@code stale} is told of an inode whose write-behind op failed: the kernel holds what
+   * the op's prediction told it.
    */
-  public void trackKernelCache(java.util.function.LongPredicate settled) {
+  public void trackKernelCache(java.util.function.LongPredicate settled, java.util.function.LongConsumer stale) {
+    this.kernelStale = stale;
     this.kernelSettled = settled;
   }
 

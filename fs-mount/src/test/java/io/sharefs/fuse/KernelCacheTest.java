@@ -27,6 +27,9 @@ class KernelCacheTest {
     volatile boolean closed;
 
     @Override
+    public void release() {}
+
+    @Override
     public void close() {
       closed = true;
     }
@@ -43,6 +46,10 @@ class KernelCacheTest {
         notifyAll();
       }
       return held.contains(ByteBuffer.wrap(buf).order(ByteOrder.nativeOrder()).getLong(16)) ? 0 : KernelCache.ENOENT;
+    }
+
+    synchronized int count() {
+      return written.size();
     }
 
     synchronized List<String> await(int n) throws InterruptedException {
@@ -97,7 +104,7 @@ class KernelCacheTest {
       k.inodeChanged(8); // never looked up here: the kernel holds nothing of it
       assertEquals(List.of("inode 70 0 0", "entry 1 wp-config.php", "entry 90 x"), dev.await(3));
       Thread.sleep(50);
-      assertEquals(3, dev.written.size(), "nothing for what the kernel never saw");
+      assertEquals(3, dev.count(), "nothing for what the kernel never saw");
       assertEquals(2, k.entryNotices());
       assertEquals(1, k.inodeNotices());
     } finally {
@@ -115,9 +122,13 @@ class KernelCacheTest {
     try {
       k.record(7, 70);
       k.record(7, 71);
+      k.record(7, 70);
+      k.record(7, 71); // names looked up in turn: each id once
       dev.held.addAll(List.of(70L, 71L));
       k.inodeChanged(7);
       assertEquals(List.of("inode 71 0 0", "inode 70 0 0"), dev.await(2));
+      Thread.sleep(50);
+      assertEquals(2, dev.count());
     } finally {
       k.close();
     }
@@ -148,18 +159,20 @@ class KernelCacheTest {
       assertTrue(k.settled(7));
 
       k.record(9, 90); // the kernel has not made this node yet
+      dev.gate = new CountDownLatch(1);
       k.inodeChanged(9);
-      Thread.sleep(5);
-      assertFalse(k.settled(9), "still pending while it retries");
-      List<String> seen = dev.await(1 + 4);
-      assertEquals(List.of("inode 70 0 0", "inode 90 0 0", "inode 90 0 0", "inode 90 0 0", "inode 90 0 0"), seen);
+      assertFalse(k.settled(9), "pending until the retries are over");
+      dev.gate.countDown();
+      List<String> seen = dev.await(1 + 5);
+      assertEquals(List.of("inode 70 0 0", "inode 90 0 0", "inode 90 0 0", "inode 90 0 0", "inode 90 0 0",
+          "inode 90 0 0"), seen);
       deadline = System.currentTimeMillis() + 5_000;
       while (!k.settled(9) && System.currentTimeMillis() < deadline) {
         Thread.sleep(5);
       }
       assertTrue(k.settled(9));
-      assertEquals(2, k.knownNodes(), "the unknown node id is dropped (the root and inode 7 stay)");
-      assertEquals(4, k.unknownNotices());
+      assertEquals(3, k.knownNodes(), "the node id is kept: the kernel may still make it");
+      assertEquals(5, k.unknownNotices());
     } finally {
       k.close();
     }
@@ -180,13 +193,43 @@ class KernelCacheTest {
         Thread.sleep(5);
       }
       assertEquals(2, k.knownNodes(), "the root and inode 7");
+      dev.gate = new CountDownLatch(1);
       k.everythingChanged();
+      assertFalse(k.settled(12345), "every inode is pending until the sweep is over");
+      dev.gate.countDown();
       List<String> seen = new ArrayList<>(dev.await(2));
+      long deadline2 = System.currentTimeMillis() + 5_000;
+      while (!k.settled(12345) && System.currentTimeMillis() < deadline2) {
+        Thread.sleep(5);
+      }
+      assertTrue(k.settled(12345));
       java.util.Collections.sort(seen);
       assertEquals(List.of("inode 1 0 0", "inode 70 0 0"), seen);
     } finally {
       k.close();
     }
+  }
+
+  /** What the tap asks before it lets the kernel keep an entry reply. */
+  @Test
+  void tellsWhichInodesChangedSinceAPointInTime() {
+    KernelCache k = new KernelCache();
+    long t0 = k.changes();
+    k.inodeChanged(7);
+    k.entryChanged(1, "a".getBytes(StandardCharsets.UTF_8));
+    long t1 = k.changes();
+    k.inodeChanged(8);
+    assertTrue(k.changedSince(7, t0));
+    assertFalse(k.changedSince(7, t1));
+    assertTrue(k.changedSince(8, t1));
+    assertFalse(k.changedSince(9, t0));
+    for (int i = 0; i < KernelCache.RECENT; i++) {
+      k.inodeChanged(1000 + i);
+    }
+    assertTrue(k.changedSince(9, t0), "more changes than the ring holds: assume it changed");
+    long t2 = k.changes();
+    k.everythingChanged();
+    assertTrue(k.changedSince(9, t2), "after a snapshot everything may have changed");
   }
 
   @Test

@@ -69,7 +69,9 @@ class ReplyTapTest {
       MEMORY.putAddress(iov + 16, entry);
       MEMORY.putLong(iov + 24, 128);
       MEMORY.putLong(entry, 0x1234); // nodeid
+      MEMORY.putLong(entry + 16, 30); // entry_valid
       MEMORY.putLong(entry + 24, 10); // attr_valid
+      MEMORY.putInt(entry + 32, 5); // entry_valid_nsec
       MEMORY.putInt(entry + 36, 5); // attr_valid_nsec
       MEMORY.putLong(entry + 40, 77); // attr.ino
       assertEquals(0x1234, ReplyTap.entryNode(iov, 2, 77));
@@ -83,7 +85,9 @@ class ReplyTapTest {
       MEMORY.putInt(header + 4, -2);
       assertEquals(0, ReplyTap.entryNode(iov, 2, 77), "an error reply");
       ReplyTap.expireAttributes(iov);
+      assertEquals(0, MEMORY.getLong(entry + 16));
       assertEquals(0, MEMORY.getLong(entry + 24));
+      assertEquals(0, MEMORY.getInt(entry + 32));
       assertEquals(0, MEMORY.getInt(entry + 36));
       assertEquals(0x1234, MEMORY.getLong(entry), "the rest is untouched");
       assertEquals(77, MEMORY.getLong(entry + 40));

@@ -99,36 +99,51 @@ class ClusterTest {
     Files.write(w.resolve("f.php"), "v1".getBytes());
     Files.write(w.resolve("old"), "x".getBytes());
     Files.write(Files.createDirectories(w.resolve("d")).resolve("gone"), "y".getBytes());
+    Files.write(w.resolve("becomes-dir"), "z".getBytes());
     Path r = m(1).resolve("inval");
     // Node 2's kernel caches names, attributes and pages.
     assertEquals(2, Files.size(r.resolve("f.php")));
     assertArrayEquals("v1".getBytes(), Files.readAllBytes(r.resolve("f.php")));
     assertTrue(Files.exists(r.resolve("old")) && Files.exists(r.resolve("d/gone")));
-    String inodes = "sharefs_fuse_invalidations_total{kind=\"inode\"}";
-    double before = SharefsCluster.metric(cluster.metrics(1), inodes);
+    assertTrue(Files.isRegularFile(r.resolve("becomes-dir")));
+    double[] before = invalidations(1);
+    double[] writerBefore = invalidations(0);
 
     Files.write(w.resolve("f.php"), "version two".getBytes());
     Files.setPosixFilePermissions(w.resolve("f.php"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     Files.move(w.resolve("old"), w.resolve("new"));
     Files.delete(w.resolve("d/gone"));
+    // The same name, now a directory: a kernel that kept the old name's node would answer EIO.
+    Files.delete(w.resolve("becomes-dir"));
+    Files.createDirectory(w.resolve("becomes-dir"));
 
     long t0 = System.nanoTime();
     String seen = "";
-    String expected = "11 rw------- old:false new:true gone:false";
-    while (System.nanoTime() - t0 < 5_000_000_000L) {
+    String expected = "11 rw------- old:false new:true gone:false dir:true";
+    while (System.nanoTime() - t0 < 30_000_000_000L) {
       seen = Files.size(r.resolve("f.php")) + " "
           + java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(r.resolve("f.php")))
           + " old:" + Files.exists(r.resolve("old")) + " new:" + Files.exists(r.resolve("new"))
-          + " gone:" + Files.exists(r.resolve("d/gone"));
+          + " gone:" + Files.exists(r.resolve("d/gone")) + " dir:" + Files.isDirectory(r.resolve("becomes-dir"));
       if (seen.equals(expected)) {
         break;
       }
       Thread.sleep(5);
     }
     assertEquals(expected, seen, "node 2 still shows what its kernel cached before node 1's changes");
+    System.out.printf("node 1's changes showed on node 2 after %d ms%n", (System.nanoTime() - t0) / 1_000_000);
     assertArrayEquals("version two".getBytes(), Files.readAllBytes(r.resolve("f.php")));
-    assertEquals("d f.php new", NodeProcess.sh(r, "ls").ok().out().trim().replace("\n", " "));
-    assertTrue(SharefsCluster.metric(cluster.metrics(1), inodes) > before, "no invalidation was sent");
+    assertEquals("becomes-dir d f.php new", NodeProcess.sh(r, "ls").ok().out().trim().replace("\n", " "));
+    double[] after = invalidations(1);
+    assertTrue(after[0] > before[0] && after[1] > before[1], "node 2 sent no inode or no entry invalidation");
+    assertArrayEquals(writerBefore, invalidations(0), "node 1 invalidated its own kernel's cache of its own changes");
+  }
+
+  /** A node's inode and entry invalidations so far. */
+  double[] invalidations(int node) throws Exception {
+    String text = cluster.metrics(node);
+    return new double[] {SharefsCluster.metric(text, "sharefs_fuse_invalidations_total{kind=\"inode\"}"),
+        SharefsCluster.metric(text, "sharefs_fuse_invalidations_total{kind=\"entry\"}")};
   }
 
   /**

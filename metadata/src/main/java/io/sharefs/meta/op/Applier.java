@@ -7,6 +7,7 @@ import io.sharefs.meta.table.Txn;
 
 /** Applies encoded log entries to the tables: one transaction, one atomic batch per entry. */
 public final class Applier {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Applier.class);
   private final MetaTables tables;
 
   public Applier(MetaTables tables) {
@@ -51,7 +52,12 @@ public final class Applier {
       MetaResult r = op.apply(txn);
       txn.commit(term, index);
       if (changes != null) {
-        txn.reportChanges(changes, unknownToKernel);
+        try {
+          txn.reportChanges(changes, unknownToKernel);
+        } catch (RuntimeException e) {
+          // Only caches outside the tables hear of it: never a reason to stop the replica.
+          LOG.warn("change listener failed at index {}", index, e);
+        }
       }
       return r;
     }

@@ -18,6 +18,8 @@ public final class Txn implements AutoCloseable {
   private final WriteBatch batch = new WriteBatch();
   private final Map<Long, Optional<Inode>> inodes = new HashMap<>();
   private final Map<DentryKey, Optional<Dentry>> dentries = new HashMap<>();
+  /** Whether each entry read or written existed before this log entry: only those a kernel can hold. */
+  private final Map<DentryKey, Boolean> existed = new HashMap<>();
   private long nextInoBase;
   private int nextInoSeq;
   private long reservedNext = -1;
@@ -64,23 +66,36 @@ public final class Txn implements AutoCloseable {
   }
 
   public Dentry getDentry(long parent, byte[] name) {
-    Optional<Dentry> o = dentries.get(new DentryKey(MetaTables.dentryKey(parent, name)));
+    DentryKey k = new DentryKey(MetaTables.dentryKey(parent, name));
+    Optional<Dentry> o = dentries.get(k);
     if (o != null) {
       return o.orElse(null);
     }
-    return tables.getDentry(parent, name);
+    Dentry d = tables.getDentry(parent, name);
+    existed.putIfAbsent(k, d != null);
+    return d;
   }
 
   public void putDentry(long parent, byte[] name, long ino, int mode) {
     byte[] key = MetaTables.dentryKey(parent, name);
-    dentries.put(new DentryKey(key), Optional.of(new Dentry(parent, name, ino, mode & 0170000)));
+    DentryKey k = new DentryKey(key);
+    noteExisted(k, parent, name);
+    dentries.put(k, Optional.of(new Dentry(parent, name, ino, mode & 0170000)));
     tables.put(batch, tables.dentries, key, MetaTables.dentryValue(ino, mode));
   }
 
   public void deleteDentry(long parent, byte[] name) {
     byte[] key = MetaTables.dentryKey(parent, name);
-    dentries.put(new DentryKey(key), Optional.empty());
+    DentryKey k = new DentryKey(key);
+    noteExisted(k, parent, name);
+    dentries.put(k, Optional.empty());
     tables.delete(batch, tables.dentries, key);
+  }
+
+  private void noteExisted(DentryKey k, long parent, byte[] name) {
+    if (!dentries.containsKey(k) && !existed.containsKey(k)) {
+      existed.put(k, tables.getDentry(parent, name) != null);
+    }
   }
 
   /** True if the directory has any entry, counting this entry's own writes. */
@@ -226,8 +241,8 @@ public final class Txn implements AutoCloseable {
   }
 
   /**
-   * Reports the inodes this entry deleted, and if {@code changes} also every inode and directory entry
-   * it wrote or deleted.
+   * Reports the inodes this entry deleted, and if {@code changes} also every inode it wrote or deleted
+   * and every directory entry it replaced or deleted (not new names: no kernel holds those).
    */
   public void reportChanges(io.sharefs.meta.ChangeListener listener, boolean changes) {
     for (Map.Entry<Long, Optional<Inode>> e : inodes.entrySet()) {
@@ -242,6 +257,9 @@ public final class Txn implements AutoCloseable {
       return;
     }
     for (DentryKey k : dentries.keySet()) {
+      if (!existed.get(k)) {
+        continue;
+      }
       listener.entryChanged(ByteBuffer.wrap(k.raw).getLong(), java.util.Arrays.copyOfRange(k.raw, 8, k.raw.length));
     }
   }

@@ -92,13 +92,19 @@ class ApplierTest {
       Heard heard = new Heard();
       long f = applier.apply(1, 5, new CreateOp(1, b("f"), FileMode.S_IFREG | 0644, 0, null).settle(1, 0, 0)
           .toProto().toByteArray(), false, heard).inode().ino();
-      assertEquals(List.of("e:1/f", "i:1", "i:" + f), heard.take(), "a file made on another node");
+      assertEquals(List.of("i:1", "i:" + f), heard.take(), "a file made on another node: no kernel holds its name");
       applier.apply(1, 6, new RenameOp(1, b("f"), 1, b("g"), 0, false).settle(2, 0, 0).toProto().toByteArray(),
           true, heard);
       assertEquals(List.of(), heard.take(), "a rename this node's kernel asked for");
       applier.apply(1, 7, new UnlinkOp(1, b("g"), false, false).settle(3, 0, 0).toProto().toByteArray(), true,
           heard);
       assertEquals(List.of("d:" + f), heard.take(), "a delete this node's kernel asked for: the inode is gone");
+      long g = applier.apply(1, 10, new CreateOp(1, b("g"), FileMode.S_IFREG | 0644, 0, null).settle(6, 0, 0)
+          .toProto().toByteArray(), false, heard).inode().ino();
+      heard.take();
+      applier.apply(1, 11, new RenameOp(1, b("g"), 1, b("k"), 0, false).settle(7, 0, 0).toProto().toByteArray(),
+          false, heard);
+      assertEquals(List.of("e:1/g", "i:1", "i:" + g), heard.take(), "another node's rename: the old name goes");
       long h = applier.apply(1, 8, new CreateOp(1, b("h"), FileMode.S_IFREG | 0644, 0, null).settle(4, 0, 0)
           .toProto().toByteArray(), true, heard).inode().ino();
       assertEquals(List.of(), heard.take());
