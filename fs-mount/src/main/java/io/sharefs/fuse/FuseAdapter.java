@@ -139,7 +139,18 @@ public final class FuseAdapter extends FuseStubFS {
           + "and the kernel's caches are not invalidated", t);
     }
     if (kernel.active()) {
-      vfs.trackKernelCache(kernel::settled, kernel::invalidate);
+      vfs.trackKernelCache(kernel::settled, new Vfs.KernelStale() {
+        @Override
+        public void inode(long ino) {
+          kernel.invalidate(ino);
+        }
+
+        @Override
+        public void entry(long parent, byte[] name) {
+          kernel.invalidate(parent);
+          kernel.entryChanged(parent, name);
+        }
+      });
     }
     initialised.countDown();
     return null;

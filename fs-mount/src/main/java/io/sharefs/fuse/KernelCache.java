@@ -69,7 +69,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
 
     int open(String path, int flags);
 
-    int dup2(int from, int to);
+    int dup3(int from, int to, int flags);
 
     int close(int fd);
 
@@ -78,7 +78,8 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   }
 
   private static final int F_DUPFD_CLOEXEC = 1030;
-  private static final int O_WRONLY_CLOEXEC = 01 | 02000000;
+  private static final int O_CLOEXEC = 02000000;
+  private static final int O_WRONLY_CLOEXEC = 01 | O_CLOEXEC;
 
   /**
    * A duplicate of the mount's /dev/fuse descriptor {@code fd} (close-on-exec: a {@code fusermount}
@@ -91,6 +92,8 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     }
     jnr.ffi.Runtime runtime = jnr.ffi.Runtime.getRuntime(libc);
     return new Device() {
+      private boolean closed; // under this: once closed, the number may belong to someone else
+
       @Override
       public int write(byte[] message, int length) {
         long n = libc.write(dup, message, length);
@@ -98,17 +101,23 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
       }
 
       @Override
-      public void release() {
+      public synchronized void release() {
+        if (closed) {
+          return;
+        }
         int devNull = libc.open("/dev/null", O_WRONLY_CLOEXEC);
         if (devNull >= 0) {
-          libc.dup2(devNull, dup); // atomically: the FUSE connection's file is let go
+          libc.dup3(devNull, dup, O_CLOEXEC); // atomically: this descriptor no longer holds the connection
           libc.close(devNull);
         }
       }
 
       @Override
-      public void close() {
-        libc.close(dup);
+      public synchronized void close() {
+        if (!closed) {
+          closed = true;
+          libc.close(dup);
+        }
       }
     };
   }
@@ -141,6 +150,19 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   private final LongAdder unknown = new LongAdder();
   private final LongAdder failures = new LongAdder();
   private final byte[] message = new byte[16 + 16 + 256];
+  /**
+   * The last {@link #RECORDS} node ids recorded, with when: an ENOENT for one of these may be a reply
+   * still on its way and is asked again; one for an older id is a node the kernel forgot.
+   */
+  static final int RECORDS = 4096;
+  private final java.util.concurrent.atomic.AtomicLongArray recordedIds =
+      new java.util.concurrent.atomic.AtomicLongArray(RECORDS);
+  private final java.util.concurrent.atomic.AtomicLongArray recordedAt =
+      new java.util.concurrent.atomic.AtomicLongArray(RECORDS);
+  private final AtomicLong records = new AtomicLong();
+  private final java.util.function.LongSupplier nanoClock;
+  /** Set if the invalidator died: nothing is then settled, and every open uses direct I/O. */
+  private volatile boolean failed;
   /** Sweeps over every known node id still to run (after a snapshot replaced the tables). */
   private final java.util.concurrent.atomic.AtomicInteger sweeps = new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean active;
@@ -175,11 +197,22 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
 
   /** False while a notification for a change of {@code ino} has yet to reach the kernel. */
   public boolean settled(long ino) {
-    return sweeps.get() == 0 && !pendingInodes.containsKey(ino);
+    return !failed && sweeps.get() == 0 && !pendingInodes.containsKey(ino);
+  }
+
+  public KernelCache() {
+    this(System::nanoTime);
+  }
+
+  KernelCache(java.util.function.LongSupplier nanoClock) {
+    this.nanoClock = nanoClock;
   }
 
   /** The kernel's node {@code nodeid} is inode {@code ino} (from an entry reply about to be sent). */
   void record(long ino, long nodeid) {
+    int slot = (int) (records.getAndIncrement() % RECORDS);
+    recordedAt.set(slot, nanoClock.getAsLong());
+    recordedIds.set(slot, nodeid);
     long old = nodeOf.put(ino, nodeid);
     if (old != 0 && old != nodeid) {
       // Another name of the same inode (a hard link), or a name the kernel forgot and looked up again.
@@ -212,7 +245,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
    */
   boolean changedSince(long ino, long since) {
     long now = changes.get();
-    if (now - since > RECENT) {
+    if (now - since >= RECENT) {
       return true;
     }
     for (long c = since; c < now; c++) {
@@ -220,13 +253,13 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
         return true;
       }
     }
-    // Slots the scan read may have been reused meanwhile.
-    return changes.get() - since > RECENT;
+    // Slots the scan read may have been reused meanwhile (change #since's slot is the next written).
+    return changes.get() - since >= RECENT;
   }
 
   /** Notes a changed inode: first into the ring, then the count that makes it visible. */
   private void noteChange(long ino) {
-    long c = changes.get(); // only the apply thread writes
+    long c = changes.get(); // written only under the state machine's apply lock
     recent.set((int) (c % RECENT), ino);
     changes.set(c + 1);
   }
@@ -312,6 +345,10 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   private void run() {
     try {
       loop();
+    } catch (Throwable t) {
+      failed = true;
+      LOG.error("the kernel cache invalidator stopped: other nodes' changes now reach this node's kernel only "
+          + "when its caches expire, and every open uses direct I/O", t);
     } finally {
       device.close(); // this thread alone writes to it
     }
@@ -339,7 +376,15 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
           }
         }
       } catch (RuntimeException e) {
+        // Not left pending (that would send every open of it to direct I/O for good, and keep
+        // later changes from being queued): the attribute timeout bounds what the kernel keeps.
         LOG.warn("kernel cache invalidation failed", e);
+        failures.increment();
+        if (w.kind() == INODE) {
+          pendingInodes.remove(w.ino());
+        } else if (w.kind() == ENTRY) {
+          pendingEntries.remove(new EntryKey(w.ino(), w.name()));
+        }
       }
     }
   }
@@ -348,15 +393,16 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
    * Drops the kernel's attributes and pages of every node id of the inode. The kernel answers ENOENT for
    * a node id it does not hold: forgotten, or not yet made, when the entry reply that named it is still
    * on its way to the process that asked (the tap records the id before the reply leaves). So an ENOENT
-   * is asked again a few times over ~2.2 s, the inode staying pending. The id is kept all the same:
-   * the kernel may make it later still (its FORGETs are not seen here); ids go when the inode is
-   * deleted, or when a new lookup replaces them.
+   * for an id recorded in the last few seconds is asked again a few times over ~2.2 s, the inode
+   * staying pending; one for an older id is a node the kernel forgot, and settles at once. Ids are kept
+   * all the same (the kernel's FORGETs are not seen here); they go when the inode is deleted, or when
+   * a new lookup replaces them.
    */
   private void invalidateInode(Work w) {
     long ino = w.ino();
     Long gen = pendingInodes.get(ino);
     long nodeid = nodeOf.get(ino);
-    boolean missing = nodeid != 0 && notify(inodeMessage(nodeid)) == ENOENT;
+    boolean missing = nodeid != 0 && notify(inodeMessage(nodeid)) == ENOENT && recentlyRecorded(nodeid);
     long[] extra = extraNodes.get(ino);
     if (extra != null) {
       for (long other : extra) {
@@ -377,9 +423,25 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     }
   }
 
+  /** True if {@code nodeid} was recorded within the retries' span (the kernel may not have made it yet). */
+  private boolean recentlyRecorded(long nodeid) {
+    long now = nanoClock.getAsLong();
+    long span = TimeUnit.MILLISECONDS.toNanos(java.util.Arrays.stream(RETRY_MS).sum() + 1_000);
+    for (int i = 0; i < RECORDS; i++) {
+      if (recordedIds.get(i) == nodeid && now - recordedAt.get(i) < span) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void sweep() {
     try {
-      nodeOf.forEach((ino, nodeid) -> notify(inodeMessage(nodeid)));
+      nodeOf.forEach((ino, nodeid) -> {
+        if (notify(inodeMessage(nodeid)) == ENOENT && recentlyRecorded(nodeid)) {
+          enqueueInode(ino, 1); // a reply on its way: the retries follow it
+        }
+      });
       extraNodes.values().forEach(ids -> {
         for (long nodeid : ids) {
           notify(inodeMessage(nodeid));
@@ -466,8 +528,8 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
       Thread.currentThread().interrupt();
     }
     if (t.isAlive()) {
-      // Stuck in a notification (the kernel waits for a directory's lock): let go of the connection now,
-      // so that it can end; the thread closes the descriptor when it returns.
+      // Stuck in a notification (the kernel waits for a directory's lock): this descriptor lets go of the
+      // connection now (the stuck write keeps its own hold until it returns); the thread closes it.
       LOG.warn("a kernel cache invalidation is still running at unmount; letting go of the FUSE device");
       device.release();
     }

@@ -247,8 +247,8 @@ public final class Vfs implements AutoCloseable {
       CreateOp op = new CreateOp(dir.ino(), p.name, mode, rdev, target, ino);
       op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
       created = op.newInode(dir, ino);
-      behind(op, null, ino, pending.predict().inode(created).inode(op.touchedParent(dir))
-          .entry(new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT)));
+      behind(op, null, ino, new Dentry(dir.ino(), p.name, ino, 0), pending.predict().inode(created)
+          .inode(op.touchedParent(dir)).entry(new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT)));
     }
     return created;
   }
@@ -269,16 +269,21 @@ public final class Vfs implements AutoCloseable {
   /**
    * Hands a settled op to the pipeline without waiting for it; its predictions are taken back once
    * it is applied or failed; a failure is logged, counted and reported by the next fsync or
-   * close of the inode.
+   * close of the inode, and what the kernel was told of the inode (and of {@code name}, if the op
+   * made or removed one) is invalidated.
    */
-  private void behind(MetaOp op, MetaPipeline.Before before, long ino, PendingView.Prediction prediction) {
+  private void behind(MetaOp op, MetaPipeline.Before before, long ino, Dentry name,
+      PendingView.Prediction prediction) {
     pipeline.submitAsync(op, before).whenComplete((r, e) -> {
       prediction.settle();
       int errno = e != null ? (e instanceof FsException fe ? fe.errno() : Errno.EIO) : r.errno();
       if (errno != 0) {
         writeBehindFailures.incrementAndGet();
         failedInos.add(ino);
-        kernelStale.accept(ino);
+        kernelStale.inode(ino);
+        if (name != null) {
+          kernelStale.entry(name.parent(), name.name());
+        }
         LOG.error("write-behind {} of inode {} failed after close/create had returned: errno {}{}", op.name(), ino,
             errno, e != null ? " (" + e.getMessage() + ")" : "");
       }
@@ -342,7 +347,7 @@ public final class Vfs implements AutoCloseable {
       Inode after = op.afterDropLink(victim, open);
       PendingView.Prediction p = pending.predict().entry(new Dentry(d.parent(), d.name(), 0, 0))
           .inode(op.touched(dir, 0));
-      behind(op, null, victim.ino(), after == null ? p.deleted(victim.ino()) : p.inode(after));
+      behind(op, null, victim.ino(), d, after == null ? p.deleted(victim.ino()) : p.inode(after));
     }
   }
 
@@ -449,7 +454,7 @@ public final class Vfs implements AutoCloseable {
         throw new FsException(Errno.ENOENT);
       }
       predicted = op.applyTo(cur);
-      behind(op, null, op.ino(), pending.predict().inode(predicted));
+      behind(op, null, op.ino(), null, pending.predict().inode(predicted));
     }
     return predicted;
   }
@@ -567,16 +572,29 @@ public final class Vfs implements AutoCloseable {
   }
 
   private volatile java.util.function.LongPredicate kernelSettled;
-  private volatile java.util.function.LongConsumer kernelStale = ino -> {};
+  /** What to drop from the kernel's cache when a write-behind op fails. */
+  public interface KernelStale {
+    void inode(long ino);
+
+    void entry(long parent, byte[] name);
+  }
+
+  private volatile KernelStale kernelStale = new KernelStale() {
+    @Override
+    public void inode(long ino) {}
+
+    @Override
+    public void entry(long parent, byte[] name) {}
+  };
 
   /**
    * From now on other nodes' changes reach the kernel's caches as invalidations: {@code settled} tells
    * whether every change of an inode applied here has been invalidated in the kernel, and only files
    * for which it has not are opened for direct I/O (instead of every file changed within the fresh
-   * window). {@code stale} is told of an inode whose write-behind op failed: the kernel holds what
-   * the op's prediction told it.
+   * window). {@code stale} is told of the inode (and name) of a write-behind op that failed: the
+   * kernel holds what the op's prediction told it.
    */
-  public void trackKernelCache(java.util.function.LongPredicate settled, java.util.function.LongConsumer stale) {
+  public void trackKernelCache(java.util.function.LongPredicate settled, KernelStale stale) {
     this.kernelStale = stale;
     this.kernelSettled = settled;
   }
@@ -906,7 +924,7 @@ public final class Vfs implements AutoCloseable {
         Inode cur = inode(f.ino);
         if (cur != null && cur.isReg()) {
           predicted = op.applyTo(cur);
-          behind(op, () -> blocks.awaitReplicated(stored), f.ino, pending.predict().inode(predicted));
+          behind(op, () -> blocks.awaitReplicated(stored), f.ino, null, pending.predict().inode(predicted));
         }
       }
       if (predicted != null) {

@@ -254,9 +254,22 @@ class WriteBehindTest {
   void aCreateThatLosesARaceElsewhereIsReportedByFsyncAndTheWinnerStays() {
     writeFile("/warm", bytes("x"));
     Vfs elsewhere = new Vfs(meta, blocks, new VfsConfig(4096, 4), tmp, () -> now += 1000).withNodeId("n2");
+    java.util.List<String> stale = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    vfs.trackKernelCache(ino -> true, new Vfs.KernelStale() {
+      @Override
+      public void inode(long ino) {
+        stale.add("inode " + ino);
+      }
+
+      @Override
+      public void entry(long parent, byte[] name) {
+        stale.add("entry " + parent + "/" + new String(name, java.nio.charset.StandardCharsets.UTF_8));
+      }
+    });
     try {
       gate.hold();
       long fh = vfs.create(USER, "/index.php", 0644, Vfs.O_WRONLY);
+      long mine = vfs.fgetattr("/index.php", fh).ino();
       long other = elsewhere.create(USER, "/index.php", 0644, Vfs.O_WRONLY); // commits first
       elsewhere.write(other, bytes("theirs"), 6, 0);
       elsewhere.flush(USER, other);
@@ -267,6 +280,8 @@ class WriteBehindTest {
       vfs.release(USER, fh);
       assertEquals(1, vfs.writeBehindFailures());
       assertArrayEquals(bytes("theirs"), read("/index.php"), "the winner's file, untouched");
+      assertTrue(stale.contains("inode " + mine) && stale.contains("entry 1/index.php"),
+          "the kernel keeps the lost create's name and inode: " + stale);
     } finally {
       elsewhere.close();
     }

@@ -55,8 +55,14 @@ public final class Applier {
         try {
           txn.reportChanges(changes, unknownToKernel);
         } catch (RuntimeException e) {
-          // Only caches outside the tables hear of it: never a reason to stop the replica.
+          // Only caches outside the tables hear of it: never a reason to stop the replica. The rest
+          // of the entry's changes went unreported: everything may be stale.
           LOG.warn("change listener failed at index {}", index, e);
+          try {
+            changes.everythingChanged();
+          } catch (RuntimeException again) {
+            LOG.warn("change listener failed again at index {}", index, again);
+          }
         }
       }
       return r;

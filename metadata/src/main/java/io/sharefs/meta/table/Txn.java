@@ -257,7 +257,7 @@ public final class Txn implements AutoCloseable {
       return;
     }
     for (DentryKey k : dentries.keySet()) {
-      if (!existed.get(k)) {
+      if (!existed.getOrDefault(k, true)) {
         continue;
       }
       listener.entryChanged(ByteBuffer.wrap(k.raw).getLong(), java.util.Arrays.copyOfRange(k.raw, 8, k.raw.length));

@@ -105,6 +105,19 @@ class ApplierTest {
       applier.apply(1, 11, new RenameOp(1, b("g"), 1, b("k"), 0, false).settle(7, 0, 0).toProto().toByteArray(),
           false, heard);
       assertEquals(List.of("e:1/g", "i:1", "i:" + g), heard.take(), "another node's rename: the old name goes");
+      long x = applier.apply(1, 12, new CreateOp(1, b("x"), FileMode.S_IFREG | 0644, 0, null).settle(8, 0, 0)
+          .toProto().toByteArray(), false, heard).inode().ino();
+      heard.take();
+      applier.apply(1, 13, new RenameOp(1, b("x"), 1, b("k"), 0, false).settle(9, 0, 0).toProto().toByteArray(),
+          false, heard);
+      assertEquals(List.of("d:" + g, "e:1/k", "e:1/x", "i:1", "i:" + g, "i:" + x), heard.take(),
+          "a rename over an existing name: both names, and the replaced inode is gone");
+      BatchOp batch = new BatchOp(List.of(
+          new CreateOp(1, b("tmp"), FileMode.S_IFREG | 0644, 0, null),
+          new RenameOp(1, b("tmp"), 1, b("final"), 0, false)));
+      applier.apply(1, 14, batch.settle(10, 0, 0).toProto().toByteArray(), false, heard);
+      List<String> seen = heard.take();
+      assertTrue(seen.stream().noneMatch(e -> e.startsWith("e:")), "names made within the entry: " + seen);
       long h = applier.apply(1, 8, new CreateOp(1, b("h"), FileMode.S_IFREG | 0644, 0, null).settle(4, 0, 0)
           .toProto().toByteArray(), true, heard).inode().ino();
       assertEquals(List.of(), heard.take());
