@@ -45,6 +45,8 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   static final int ENOENT = 2;
   /** Delays before asking again when the kernel does not know a node id yet (see {@link #invalidateInode}). */
   private static final long[] RETRY_MS = {2, 20, 200, 2000};
+  /** How long after its recording an ENOENT for a node id may still be a reply on its way. */
+  private static final long YOUNG_NS = TimeUnit.MILLISECONDS.toNanos(java.util.Arrays.stream(RETRY_MS).sum() + 1_000);
   /** Inodes with more than one live node id kept (hard links cached under several names). */
   private static final int MAX_EXTRA = 65_536;
 
@@ -286,12 +288,15 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     return failures.sum();
   }
 
+  /** True if notifications run and the kernel may hold a node of {@code ino}. */
+  private boolean known(long ino) {
+    return active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino));
+  }
+
   @Override
   public void inodeChanged(long ino) {
     noteChange(ino);
-    if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
-      enqueueInode(ino, 0);
-    }
+    invalidate(ino);
   }
 
   @Override
@@ -306,7 +311,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
 
   @Override
   public void inodeDeleted(long ino) {
-    if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
+    if (known(ino)) {
       queue.add(new Work(FORGET, ino, null, 0)); // after any notification already queued for it
     }
   }
@@ -331,7 +336,7 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
    * that failed at commit): drop what the kernel cached of it.
    */
   public void invalidate(long ino) {
-    if (active && (nodeOf.get(ino) != 0 || extraNodes.containsKey(ino))) {
+    if (known(ino)) {
       enqueueInode(ino, 0);
     }
   }
@@ -402,11 +407,11 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     long ino = w.ino();
     Long gen = pendingInodes.get(ino);
     long nodeid = nodeOf.get(ino);
-    boolean missing = nodeid != 0 && notify(inodeMessage(nodeid)) == ENOENT && recentlyRecorded(nodeid);
+    boolean missing = nodeid != 0 && notifyInode(nodeid) == ENOENT && recentlyRecorded(nodeid);
     long[] extra = extraNodes.get(ino);
     if (extra != null) {
       for (long other : extra) {
-        notify(inodeMessage(other));
+        notifyInode(other);
       }
     }
     if (missing && w.attempt() < RETRY_MS.length) {
@@ -426,9 +431,8 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   /** True if {@code nodeid} was recorded within the retries' span (the kernel may not have made it yet). */
   private boolean recentlyRecorded(long nodeid) {
     long now = nanoClock.getAsLong();
-    long span = TimeUnit.MILLISECONDS.toNanos(java.util.Arrays.stream(RETRY_MS).sum() + 1_000);
     for (int i = 0; i < RECORDS; i++) {
-      if (recordedIds.get(i) == nodeid && now - recordedAt.get(i) < span) {
+      if (recordedIds.get(i) == nodeid && now - recordedAt.get(i) < YOUNG_NS) {
         return true;
       }
     }
@@ -438,13 +442,13 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
   private void sweep() {
     try {
       nodeOf.forEach((ino, nodeid) -> {
-        if (notify(inodeMessage(nodeid)) == ENOENT && recentlyRecorded(nodeid)) {
+        if (notifyInode(nodeid) == ENOENT && recentlyRecorded(nodeid)) {
           enqueueInode(ino, 1); // a reply on its way: the retries follow it
         }
       });
       extraNodes.values().forEach(ids -> {
         for (long nodeid : ids) {
-          notify(inodeMessage(nodeid));
+          notifyInode(nodeid);
         }
       });
     } finally {
@@ -458,12 +462,12 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     byte[] name = w.name().getBytes(StandardCharsets.ISO_8859_1);
     long parent = nodeOf.get(w.ino());
     if (parent != 0) {
-      notify(entryMessage(parent, name));
+      notifyEntry(parent, name);
     }
     long[] extra = extraNodes.get(w.ino());
     if (extra != null) {
       for (long other : extra) {
-        notify(entryMessage(other, name));
+        notifyEntry(other, name);
       }
     }
     if (gen != null && !pendingEntries.remove(k, gen)) {
@@ -492,10 +496,18 @@ public final class KernelCache implements ChangeListener, AutoCloseable {
     return message;
   }
 
-  /** Writes the message; returns 0, or the errno the kernel answered. */
-  private int notify(int length) {
-    boolean entry = ByteBuffer.wrap(message).order(ByteOrder.nativeOrder()).getInt(4) == NOTIFY_INVAL_ENTRY;
-    (entry ? entryNotices : inodeNotices).increment();
+  private int notifyInode(long nodeid) {
+    inodeNotices.increment();
+    return send(inodeMessage(nodeid));
+  }
+
+  private int notifyEntry(long parent, byte[] name) {
+    entryNotices.increment();
+    return send(entryMessage(parent, name));
+  }
+
+  /** Writes the message built in {@link #message}; returns 0, or the errno the kernel answered. */
+  private int send(int length) {
     int errno = device.write(message, length);
     if (errno == 0) {
       return 0;

@@ -65,6 +65,15 @@ class KernelCacheTest {
     }
   }
 
+  /** Waits (up to 30 s: a slow machine) until the inode is settled; fails if it never is. */
+  static void awaitSettled(KernelCache k, long ino) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (!k.settled(ino) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(5);
+    }
+    assertTrue(k.settled(ino), "inode " + ino + " still pending");
+  }
+
   static String describe(byte[] m) {
     ByteBuffer b = ByteBuffer.wrap(m).order(ByteOrder.nativeOrder());
     int len = b.getInt();
@@ -152,11 +161,7 @@ class KernelCacheTest {
       assertTrue(k.settled(8));
       dev.gate.countDown();
       dev.await(1);
-      long deadline = System.currentTimeMillis() + 30_000;
-      while (!k.settled(7) && System.currentTimeMillis() < deadline) {
-        Thread.sleep(5);
-      }
-      assertTrue(k.settled(7));
+      awaitSettled(k, 7);
 
       k.record(9, 90); // the kernel has not made this node yet
       dev.gate = new CountDownLatch(1);
@@ -166,11 +171,7 @@ class KernelCacheTest {
       List<String> seen = dev.await(1 + 5);
       assertEquals(List.of("inode 70 0 0", "inode 90 0 0", "inode 90 0 0", "inode 90 0 0", "inode 90 0 0",
           "inode 90 0 0"), seen);
-      deadline = System.currentTimeMillis() + 30_000;
-      while (!k.settled(9) && System.currentTimeMillis() < deadline) {
-        Thread.sleep(5);
-      }
-      assertTrue(k.settled(9));
+      awaitSettled(k, 9);
       assertEquals(3, k.knownNodes(), "the node id is kept: the kernel may still make it");
       assertEquals(5, k.unknownNotices());
     } finally {
@@ -190,11 +191,7 @@ class KernelCacheTest {
       now[0] += TimeUnit.SECONDS.toNanos(60);
       k.inodeChanged(9);
       assertEquals(List.of("inode 90 0 0"), dev.await(1));
-      long deadline = System.currentTimeMillis() + 30_000;
-      while (!k.settled(9) && System.currentTimeMillis() < deadline) {
-        Thread.sleep(5);
-      }
-      assertTrue(k.settled(9));
+      awaitSettled(k, 9);
       Thread.sleep(100);
       assertEquals(1, dev.count(), "no retries");
       assertEquals(2, k.knownNodes(), "kept: the kernel may look it up again under this id");
@@ -223,11 +220,7 @@ class KernelCacheTest {
       assertFalse(k.settled(12345), "every inode is pending until the sweep is over");
       dev.gate.countDown();
       List<String> seen = new ArrayList<>(dev.await(2));
-      long deadline2 = System.currentTimeMillis() + 30_000;
-      while (!k.settled(12345) && System.currentTimeMillis() < deadline2) {
-        Thread.sleep(5);
-      }
-      assertTrue(k.settled(12345));
+      awaitSettled(k, 12345);
       java.util.Collections.sort(seen);
       assertEquals(List.of("inode 1 0 0", "inode 70 0 0"), seen);
     } finally {
