@@ -13,6 +13,14 @@ interface Target extends AutoCloseable {
   /** The same tree as the reading node sees it (sharefs node 2, lsyncd's target, or the local dir). */
   Path reader();
 
+  /**
+   * Whether the reader sees a name it has looked up change when the writer renames or removes it
+   * (false for the FUSE floor, whose two mounts share a directory but not their kernels' caches).
+   */
+  default boolean readerSeesChangesToNamesItCached() {
+    return true;
+  }
+
   /** Processes whose memory is reported (sharefs nodes). */
   List<ProcessHandle> processes();
 
