@@ -247,8 +247,10 @@ public final class Vfs implements AutoCloseable {
       CreateOp op = new CreateOp(dir.ino(), p.name, mode, rdev, target, ino);
       op.settle(clock.getAsLong(), ctx.uid(), ctx.gid());
       created = op.newInode(dir, ino);
+      // A new regular file's content commit follows at close: let the two share an entry.
       behind(op, null, ino, new Dentry(dir.ino(), p.name, ino, 0), pending.predict().inode(created)
-          .inode(op.touchedParent(dir)).entry(new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT)));
+          .inode(op.touchedParent(dir)).entry(new Dentry(dir.ino(), p.name, ino, mode & FileMode.S_IFMT)),
+          FileMode.type(mode) == FileMode.S_IFREG);
     }
     return created;
   }
@@ -274,7 +276,13 @@ public final class Vfs implements AutoCloseable {
    */
   private void behind(MetaOp op, MetaPipeline.Before before, long ino, Dentry name,
       PendingView.Prediction prediction) {
-    pipeline.submitAsync(op, before).whenComplete((r, e) -> {
+    behind(op, before, ino, name, prediction, false);
+  }
+
+  /** {@code more}: this node expects another op on the inode within moments (see MetaPipeline.LINGER_NANOS). */
+  private void behind(MetaOp op, MetaPipeline.Before before, long ino, Dentry name,
+      PendingView.Prediction prediction, boolean more) {
+    pipeline.submitAsync(op, before, more).whenComplete((r, e) -> {
       prediction.settle();
       int errno = e != null ? (e instanceof FsException fe ? fe.errno() : Errno.EIO) : r.errno();
       if (errno != 0) {

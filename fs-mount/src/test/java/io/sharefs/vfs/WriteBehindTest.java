@@ -46,6 +46,8 @@ class WriteBehindTest {
     private final MetaStore inner;
     private boolean open = true;
     int submits;
+    /** Whether a proposal has reached the held gate. */
+    volatile boolean waiting;
 
     Gate(MetaStore inner) {
       this.inner = inner;
@@ -57,6 +59,7 @@ class WriteBehindTest {
 
     synchronized void open() {
       open = true;
+      waiting = false;
       notifyAll();
     }
 
@@ -65,6 +68,7 @@ class WriteBehindTest {
       synchronized (this) {
         while (!open) {
           try {
+            waiting = true;
             wait();
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -248,6 +252,47 @@ class WriteBehindTest {
       assertArrayEquals(bytes("file " + i), read("/d/f" + i));
       assertNotNull(committed("/d", "f" + i));
     }
+  }
+
+  @Test
+  void aNewFilesCreateWaitsForItsContentAndBothShareOneEntry() throws Exception {
+    writeFile("/warm", bytes("x"));
+    vfs.pipeline().drain();
+    vfs.pipeline().lingerForTesting(TimeUnit.SECONDS.toNanos(120)); // no timing luck involved
+    long entries = vfs.pipeline().entries();
+    long ops = vfs.pipeline().ops();
+    gate.hold();
+    long fh = vfs.create(USER, "/upload.jpg", 0644, Vfs.O_WRONLY);
+    for (int i = 0; i < 100 && !gate.waiting; i++) {
+      Thread.sleep(2); // sent at once, the create would reach the held log by now
+    }
+    vfs.write(fh, bytes("one round, not two"), 18, 0);
+    vfs.flush(USER, fh);
+    vfs.release(USER, fh);
+    gate.open();
+    vfs.pipeline().drain();
+    assertEquals(2, vfs.pipeline().ops() - ops, "a create and a content commit");
+    assertEquals(1, vfs.pipeline().entries() - entries, "both in one log entry");
+    assertNotNull(committed("/", "upload.jpg"));
+    assertArrayEquals(bytes("one round, not two"), read("/upload.jpg"));
+  }
+
+  @Test
+  void aLingeringCreateLeavesAtOnceWhenAnotherOpArrivesOrSomebodyWaits() {
+    writeFile("/warm", bytes("x"));
+    writeFile("/b", bytes("b"));
+    vfs.pipeline().drain();
+    // Longer than the test's timeout: only the wake-ups let these calls return.
+    vfs.pipeline().lingerForTesting(TimeUnit.SECONDS.toNanos(120));
+    long fh = vfs.create(USER, "/empty.lock", 0644, Vfs.O_WRONLY);
+    vfs.fsync(USER, fh); // drains the pipeline, which wakes the sender
+    assertNotNull(committed("/", "empty.lock"));
+    vfs.release(USER, fh);
+    long fh2 = vfs.create(USER, "/a", 0644, Vfs.O_WRONLY);
+    vfs.rename(USER, "/b", "/c", 0); // a synchronous op joins the lingering create
+    assertNotNull(committed("/", "a"));
+    assertNotNull(committed("/", "c"));
+    vfs.release(USER, fh2);
   }
 
   @Test
