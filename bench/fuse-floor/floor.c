@@ -8,7 +8,10 @@
  * these are sharefs' own cost.
  *
  * It has no flush operation, so the kernel stops sending FLUSH after the first close (libfuse
- * answers ENOSYS); no lock operation either. Both only make it cheaper.
+ * answers ENOSYS); no lock and no xattr operations either (the kernel then also stops asking for
+ * security.capability before each write, as with sharefs' --no-xattrs). All of these only make it
+ * cheaper; for writes, sharefs-async (which runs with --no-xattrs) is the like-for-like comparison.
+ * Files are created by the daemon, so they belong to the user running it (the benchmark runs as root).
  *
  * Usage: fuse-floor BACKING_DIR MOUNTPOINT [libfuse options, e.g. -f -o kernel_cache]
  */

@@ -53,6 +53,20 @@ final class FuseFloorTarget implements Target {
     }
   }
 
+  /** fusermount (libfuse 2's) or fusermount3, whichever this machine has; lazily, in case of a busy mount. */
+  private static void unmount(Path mp) throws IOException, InterruptedException {
+    IOException missing = null;
+    for (String tool : List.of("fusermount", "fusermount3")) {
+      try {
+        new ProcessBuilder(tool, "-u", "-z", mp.toString()).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+        return;
+      } catch (IOException e) {
+        missing = e;
+      }
+    }
+    throw missing;
+  }
+
   private static boolean mounted(Path mp) throws IOException {
     String me = " " + mp.toAbsolutePath() + " fuse";
     return Files.readAllLines(Path.of("/proc/self/mounts")).stream().anyMatch(l -> l.contains(me));
@@ -88,7 +102,7 @@ final class FuseFloorTarget implements Target {
     for (Path mp : List.of(writer, reader)) {
       try {
         if (mounted(mp)) {
-          new ProcessBuilder("fusermount", "-u", "-z", mp.toString()).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+          unmount(mp);
         }
       } catch (IOException e) {
         System.err.println("bench: could not unmount " + mp + ": " + e.getMessage());

@@ -41,8 +41,9 @@ public final class MetaPipeline implements AutoCloseable {
    * How long the sender holds back a lone op whose caller expects more to follow: a regular file just
    * created with write-behind, whose content commit comes at {@code close()}, usually within a
    * millisecond. Sent at once, the create takes a whole round and the content waits for it: another
-   * node sees the file after two rounds in a row. Held back, both leave in one entry. Any other op
-   * arriving meanwhile ends the wait, and so does {@link #drain}.
+   * node sees the file after two rounds in a row. Held back, both leave in one entry (after the
+   * content's blocks reached their replicas, as any content commit). Any other op arriving
+   * meanwhile ends the wait, and so do {@link #drain} and {@link #close}.
    */
   public static final long LINGER_NANOS = 2_000_000;
 
@@ -264,6 +265,7 @@ public final class MetaPipeline implements AutoCloseable {
     synchronized (this) {
       closed = true;
     }
+    queue.add(WAKE); // a lingering op leaves now
     try {
       sender.join(30_000);
     } catch (InterruptedException e) {
