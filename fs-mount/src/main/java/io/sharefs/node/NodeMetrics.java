@@ -219,6 +219,24 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
     CounterWithCallback.builder().name("sharefs_open_lease_revocations_total")
         .help("open leases this node revoked as leader for a committer that could not reach the holder")
         .callback(cb -> cb.call(meta.openLeaseStats().revocations())).register(registry);
+    CounterWithCallback.builder().name("sharefs_meta_commits_total")
+        .help("metadata commits this node waited for, by how far they got: replied (the leader answered), "
+            + "applied (this replica applied it), leases (every other lease holder applied it)")
+        .labelNames("phase").callback(cb -> {
+          var c = meta.commitStats();
+          cb.call(c.commits(), "replied");
+          cb.call(c.applied(), "applied");
+          cb.call(c.leaseWaits(), "leases");
+        }).register(registry);
+    CounterWithCallback.builder().name("sharefs_meta_commit_seconds_total")
+        .help("time this node's commits spent: quorum (proposal until the leader's reply), apply (reply until "
+            + "applied here), leases (reply until every other lease holder applied it; overlaps apply)")
+        .labelNames("phase").callback(cb -> {
+          var c = meta.commitStats();
+          cb.call(c.quorumNanos() / 1e9, "quorum");
+          cb.call(c.applyNanos() / 1e9, "apply");
+          cb.call(c.leaseNanos() / 1e9, "leases");
+        }).register(registry);
     CounterWithCallback.builder().name("sharefs_barrier_wait_seconds_total")
         .help("time spent waiting in barriers")
         .callback(cb -> cb.call(meta.barrierStats().waitNanos() / 1e9)).register(registry);

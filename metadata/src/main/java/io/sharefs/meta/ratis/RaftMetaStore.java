@@ -251,6 +251,7 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     byte[] entry = op.toProto().toByteArray();
     Message msg = Message.valueOf(UnsafeByteOperations.unsafeWrap(entry));
     RaftClientReply reply;
+    long proposed = System.nanoTime();
     try {
       reply = submitLocally(msg);
       if (reply == null) {
@@ -268,6 +269,17 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     if (!reply.isSuccess()) {
       throw new FsException(Errno.EIO, "metadata commit failed: " + reply.getException());
     }
+    long replied = System.nanoTime();
+    commits.replied(replied - proposed);
+    var answer = MetaOps.parseReply(reply.getMessage().getContent().toByteArray());
+    // The holders are asked before this replica has applied the entry: both learn of its commit from
+    // the leader at about the same time, so the two waits overlap instead of adding up.
+    Map<String, CompletableFuture<Boolean>> asked = answer.getLeaseHoldersCount() > 0
+        ? askLeaseHolders(answer.getLeaseHoldersList(), reply.getLogIndex(), op.name()) : Map.of();
+    if (!asked.isEmpty()) {
+      CompletableFuture.allOf(asked.values().toArray(CompletableFuture[]::new))
+          .whenComplete((v, e) -> commits.leases(System.nanoTime() - replied));
+    }
     try {
       if (!stateMachine.awaitApplied(reply.getLogIndex(), config.writeTimeoutMs())) {
         throw new FsException(Errno.EIO, "local replica did not apply index " + reply.getLogIndex());
@@ -276,9 +288,9 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
       Thread.currentThread().interrupt();
       throw new FsException(Errno.EIO, "interrupted");
     }
-    var answer = MetaOps.parseReply(reply.getMessage().getContent().toByteArray());
-    if (answer.getLeaseHoldersCount() > 0) {
-      awaitLeaseHolders(answer.getLeaseHoldersList(), reply.getLogIndex(), op.name());
+    commits.applied(System.nanoTime() - replied);
+    if (!asked.isEmpty()) {
+      awaitLeaseHolders(asked, reply.getLogIndex(), op.name());
     }
     return MetaOps.fromProto(answer);
   }
@@ -333,6 +345,47 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private final java.util.concurrent.atomic.AtomicLong leaseGrants = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong leaseGiveUps = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong leaseAcks = new java.util.concurrent.atomic.AtomicLong();
+  private final CommitTimes commits = new CommitTimes();
+
+  /**
+   * Where this node's commits spent their time: until the leader's reply (quorum), from the reply
+   * until this replica applied the entry (apply), and from the reply until every other lease holder
+   * had applied it (leases; overlaps apply). The counts are of commits that reached each phase.
+   */
+  public record CommitStats(long commits, long quorumNanos, long applied, long applyNanos, long leaseWaits,
+      long leaseNanos) {}
+
+  private static final class CommitTimes {
+    private final java.util.concurrent.atomic.LongAdder commits = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder quorum = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder applied = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder apply = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder leaseWaits = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder lease = new java.util.concurrent.atomic.LongAdder();
+
+    void replied(long nanos) {
+      commits.increment();
+      quorum.add(nanos);
+    }
+
+    void applied(long nanos) {
+      applied.increment();
+      apply.add(nanos);
+    }
+
+    void leases(long nanos) {
+      leaseWaits.increment();
+      lease.add(nanos);
+    }
+
+    CommitStats snapshot() {
+      return new CommitStats(commits.sum(), quorum.sum(), applied.sum(), apply.sum(), leaseWaits.sum(), lease.sum());
+    }
+  }
+
+  public CommitStats commitStats() {
+    return commits.snapshot();
+  }
   private final java.util.concurrent.atomic.AtomicLong leaseRevocations = new java.util.concurrent.atomic.AtomicLong();
 
   /** Lets this node wait for other nodes' leases when it commits (every node of a cluster needs it). */
@@ -464,7 +517,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
    * Before a change is acknowledged: every node the leader listed as a possible lease holder has
    * applied it, or gave its lease up, or (unreachable) had it revoked by the leader and run out.
    */
-  private void awaitLeaseHolders(List<String> holders, long index, String what) {
+  /** Asks every other holder to apply {@code index}; this node is not asked (the caller waits for it). */
+  private Map<String, CompletableFuture<Boolean>> askLeaseHolders(List<String> holders, long index, String what) {
     LeaseLink link = leaseLink;
     if (link == null) {
       throw new FsException(Errno.EIO, what + " committed, but this node cannot reach lease holders " + holders);
@@ -473,13 +527,19 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
     Map<String, CompletableFuture<Boolean>> asked = new java.util.LinkedHashMap<>();
     for (String h : holders) {
       if (h.equals(self)) {
-        continue; // applied here already
+        continue;
       }
       String address = peerAddress(h);
       leaseAcks.incrementAndGet();
       asked.put(h, address == null ? CompletableFuture.failedFuture(new IllegalStateException("no address"))
           : link.awaitApplied(address, index, ACK_WAIT_MS));
     }
+    return asked;
+  }
+
+  /** Waits for the holders' answers; one that does not answer has its lease revoked at the leader. */
+  private void awaitLeaseHolders(Map<String, CompletableFuture<Boolean>> asked, long index, String what) {
+    LeaseLink link = leaseLink;
     long deadline = System.currentTimeMillis() + config.writeTimeoutMs();
     for (Map.Entry<String, CompletableFuture<Boolean>> e : asked.entrySet()) {
       try {
