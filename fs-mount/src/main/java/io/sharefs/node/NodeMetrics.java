@@ -220,17 +220,17 @@ public final class NodeMetrics implements OpObserver, CallErrors, AutoCloseable 
         .help("open leases this node revoked as leader for a committer that could not reach the holder")
         .callback(cb -> cb.call(meta.openLeaseStats().revocations())).register(registry);
     CounterWithCallback.builder().name("sharefs_meta_commits_total")
-        .help("metadata commits this node waited for, by how far they got: replied (the leader answered), "
-            + "applied (this replica applied it), leases (every other lease holder applied it)")
+        .help("metadata commits this node waited for, by phase they went through: quorum (the leader "
+            + "answered), apply (this replica applied it), leases (other open-lease holders were asked)")
         .labelNames("phase").callback(cb -> {
           var c = meta.commitStats();
-          cb.call(c.commits(), "replied");
-          cb.call(c.applied(), "applied");
+          cb.call(c.commits(), "quorum");
+          cb.call(c.applied(), "apply");
           cb.call(c.leaseWaits(), "leases");
         }).register(registry);
     CounterWithCallback.builder().name("sharefs_meta_commit_seconds_total")
         .help("time this node's commits spent: quorum (proposal until the leader's reply), apply (reply until "
-            + "applied here), leases (reply until every other lease holder applied it; overlaps apply)")
+            + "applied here), leases (reply until every other open-lease holder answered; overlaps apply)")
         .labelNames("phase").callback(cb -> {
           var c = meta.commitStats();
           cb.call(c.quorumNanos() / 1e9, "quorum");

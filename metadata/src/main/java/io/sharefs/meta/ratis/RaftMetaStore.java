@@ -350,7 +350,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   /**
    * Where this node's commits spent their time: until the leader's reply (quorum), from the reply
    * until this replica applied the entry (apply), and from the reply until every other lease holder
-   * had applied it (leases; overlaps apply). The counts are of commits that reached each phase.
+   * had answered: applied it, gave its lease up, or could not be reached (leases; overlaps apply;
+   * a revocation that follows is not included). The counts are of commits that went through each phase.
    */
   public record CommitStats(long commits, long quorumNanos, long applied, long applyNanos, long leaseWaits,
       long leaseNanos) {}
@@ -514,10 +515,11 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   }
 
   /**
-   * Before a change is acknowledged: every node the leader listed as a possible lease holder has
-   * applied it, or gave its lease up, or (unreachable) had it revoked by the leader and run out.
+   * Asks every other node the leader listed as a possible lease holder to apply {@code index}; this
+   * node is not asked (the caller waits for its own replica). With {@link #awaitLeaseHolders}: before
+   * a change is acknowledged, every such holder has applied it, or gave its lease up, or
+   * (unreachable) had it revoked by the leader and run out.
    */
-  /** Asks every other holder to apply {@code index}; this node is not asked (the caller waits for it). */
   private Map<String, CompletableFuture<Boolean>> askLeaseHolders(List<String> holders, long index, String what) {
     LeaseLink link = leaseLink;
     if (link == null) {
