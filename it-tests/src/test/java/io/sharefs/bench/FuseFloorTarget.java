@@ -1,11 +1,11 @@
 package io.sharefs.bench;
 
+import io.sharefs.node.FuseMount;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Two mounts of {@code bench/fuse-floor}, a C passthrough over one local directory, with sharefs'
@@ -36,7 +36,7 @@ final class FuseFloorTarget implements Target {
             .redirectErrorStream(true).redirectOutput(root.resolve(mp.getFileName() + ".log").toFile()).start());
       }
       long deadline = System.currentTimeMillis() + 30_000;
-      while (!mounted(writer) || !mounted(reader)) {
+      while (!FuseMount.isMounted(writer) || !FuseMount.isMounted(reader)) {
         for (Process p : processes) {
           if (!p.isAlive()) {
             throw new IOException("fuse-floor exited with " + p.exitValue() + ": see " + root + "/*.log");
@@ -51,25 +51,6 @@ final class FuseFloorTarget implements Target {
       close();
       throw e;
     }
-  }
-
-  /** fusermount (libfuse 2's) or fusermount3, whichever this machine has; lazily, in case of a busy mount. */
-  private static void unmount(Path mp) throws IOException, InterruptedException {
-    IOException missing = null;
-    for (String tool : List.of("fusermount", "fusermount3")) {
-      try {
-        new ProcessBuilder(tool, "-u", "-z", mp.toString()).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
-        return;
-      } catch (IOException e) {
-        missing = e;
-      }
-    }
-    throw missing;
-  }
-
-  private static boolean mounted(Path mp) throws IOException {
-    String me = " " + mp.toAbsolutePath() + " fuse";
-    return Files.readAllLines(Path.of("/proc/self/mounts")).stream().anyMatch(l -> l.contains(me));
   }
 
   @Override
@@ -100,26 +81,10 @@ final class FuseFloorTarget implements Target {
   @Override
   public void close() {
     for (Path mp : List.of(writer, reader)) {
-      try {
-        if (mounted(mp)) {
-          unmount(mp);
-        }
-      } catch (IOException e) {
-        System.err.println("bench: could not unmount " + mp + ": " + e.getMessage());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+      if (FuseMount.isMounted(mp)) {
+        FuseMount.unmount(mp);
       }
     }
-    for (Process p : processes) {
-      p.destroy();
-      try {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        p.destroyForcibly();
-      }
-    }
+    processes.forEach(Target::stop);
   }
 }

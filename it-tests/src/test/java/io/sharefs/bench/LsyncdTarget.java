@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /** lsyncd + rsync mirroring directory A to B, as the common WordPress recipe does. */
 final class LsyncdTarget implements Target {
@@ -58,12 +57,6 @@ final class LsyncdTarget implements Target {
 
   @Override
   public void close() {
-    process.destroy();
-    try {
-      process.waitFor(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    process.destroyForcibly();
+    Target.stop(process);
   }
 }

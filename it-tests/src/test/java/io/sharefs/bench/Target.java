@@ -26,4 +26,17 @@ interface Target extends AutoCloseable {
 
   @Override
   void close();
+
+  /** SIGTERM, then SIGKILL if {@code p} has not exited within 10 s. */
+  static void stop(Process p) {
+    p.destroy();
+    try {
+      if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      p.destroyForcibly();
+    }
+  }
 }

@@ -67,14 +67,10 @@ public final class MetaPipeline implements AutoCloseable {
     sender.start();
   }
 
-  /** Queues a settled op; the future completes once it is applied on this replica (or failed). */
-  public CompletableFuture<MetaResult> submitAsync(MetaOp op, Before before) {
-    return submitAsync(op, before, false);
-  }
-
   /**
-   * Like {@link #submitAsync(MetaOp, Before)}; {@code more}: the caller expects to submit another op
-   * within moments, so a lone op may wait up to {@link #LINGER_NANOS} to share its entry.
+   * Queues a settled op; the future completes once it is applied on this replica (or failed).
+   * {@code more}: the caller expects to submit another op within moments, so a lone op may wait up to
+   * {@link #LINGER_NANOS} to share its entry.
    */
   public CompletableFuture<MetaResult> submitAsync(MetaOp op, Before before, boolean more) {
     Item item = new Item(op, before, new CompletableFuture<>(), more);
@@ -119,7 +115,7 @@ public final class MetaPipeline implements AutoCloseable {
 
   /** Queues a settled op and waits for its result; storage and quorum failures come back as EIO. */
   public MetaResult submit(MetaOp op) {
-    return await(submitAsync(op, null));
+    return await(submitAsync(op, null, false));
   }
 
   /** Waits until every op submitted before the call has been applied or has failed. */

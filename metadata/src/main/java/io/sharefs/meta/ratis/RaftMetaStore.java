@@ -345,6 +345,8 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   private final java.util.concurrent.atomic.AtomicLong leaseGrants = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong leaseGiveUps = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong leaseAcks = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong leaseRevocations = new java.util.concurrent.atomic.AtomicLong();
+
   private final CommitTimes commits = new CommitTimes();
 
   /**
@@ -387,7 +389,6 @@ public final class RaftMetaStore extends TablesReader implements MetaStore {
   public CommitStats commitStats() {
     return commits.snapshot();
   }
-  private final java.util.concurrent.atomic.AtomicLong leaseRevocations = new java.util.concurrent.atomic.AtomicLong();
 
   /** Lets this node wait for other nodes' leases when it commits (every node of a cluster needs it). */
   public void setLeaseLink(LeaseLink link) {
